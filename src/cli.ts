@@ -1,0 +1,97 @@
+// The pg-backups command line: parses argv, runs one command, and maps every outcome to an exit
+// code in one place (core/errors.ts). JSON on stdout, logs on stderr.
+import { parseArgs } from 'node:util';
+import { backupCommand } from './commands/backup.js';
+import { EXIT_CODES_HELP, type Command } from './commands/command.js';
+import { listCommand } from './commands/list.js';
+import { createOutput } from './commands/output.js';
+import { pruneCommand } from './commands/prune.js';
+import { verifyCommand } from './commands/verify.js';
+import { AbortedError, UsageError, describeError, exitCodeFor } from './core/errors.js';
+import { redact } from './core/secrets.js';
+import { TOOL_VERSION } from './core/version.js';
+
+const COMMANDS: Command[] = [backupCommand, listCommand, verifyCommand, pruneCommand];
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `pg-backups ${TOOL_VERSION}: PostgreSQL backups you can restore
+
+Usage: pg-backups <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Run \`pg-backups <command> --help\` for a command's options and settings.
+Settings come from the environment (NAME_FILE reads a secret from a file); a flag wins over its variable.
+
+${EXIT_CODES_HELP}
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${TOOL_VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  const wantsJson = rest.includes('--json');
+  const out = createOutput({ json: wantsJson, quiet: rest.includes('--quiet') });
+  if (!command) {
+    out.error(`unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see pg-backups --help)`);
+    return 2;
+  }
+
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
+    out.warn(`${signal} received: stopping`);
+    controller.abort(new AbortedError(`stopped by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: { ...command.options, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, quiet: { type: 'boolean' } },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message.split('\n')[0]}; see pg-backups ${command.name} --help`);
+    }
+    if (parsed.values.help) {
+      process.stdout.write(command.help);
+      return 0;
+    }
+    if (parsed.positionals.length > command.maxPositionals) {
+      throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[command.maxPositionals])}; see pg-backups ${command.name} --help`);
+    }
+    return await command.run({
+      flags: parsed.values as Record<string, string | boolean | undefined>,
+      positionals: parsed.positionals,
+      env: process.env,
+      signal: controller.signal,
+      out,
+    });
+  } catch (err) {
+    const message = redact(describeError(err));
+    const code = exitCodeFor(err);
+    out.error(message);
+    out.printJson({ ok: false, error: message, exitCode: code });
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

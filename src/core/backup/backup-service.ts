@@ -1,0 +1,200 @@
+// One backup run: inspect the server, pick client tools, dump globals and every database into a
+// staging folder, write manifest.json last, move the folder into place, apply local retention.
+import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AbortedError, ExternalError, UsageError, messageOf } from '../errors.js';
+import { redact } from '../secrets.js';
+import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
+import { inspectServer, type ServerInfo } from '../postgres/server.js';
+import { pruneSource, type PruneResult } from '../prune.js';
+import { describeServer, type ConnectionSettings } from '../settings/connection.js';
+import type { BackupSettings } from '../settings/backup.js';
+import { TOOL_VERSION } from '../version.js';
+import { LocalSource } from '../../sources/local.js';
+import { clusterHead, clusterTail, dumpDatabase, dumpGlobalsText, type DumpContext } from './dump-steps.js';
+import { FileSink, type WrittenFile } from './file-sink.js';
+import { gzipMember } from './gzip-members.js';
+import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestFile } from './manifest.js';
+import { CLUSTER_FILE, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderName } from './names.js';
+import { acquireRunLock } from './run-lock.js';
+import { planDatabases } from './select-databases.js';
+import { createStaging, exists, publishStaging, removeStaleStaging, stagingPath, syncDir } from './staging.js';
+
+export type BackupEvent =
+  | { type: 'server'; server: ServerInfo; tools: ClientTools; databases: string[] }
+  | { type: 'step'; step: 'globals' }
+  | { type: 'step'; step: 'database'; database: string; index: number; total: number; ownFile: boolean }
+  | { type: 'file'; file: WrittenFile }
+  | { type: 'finished'; folder: string; path: string }
+  | { type: 'pruned'; folder: string }
+  | { type: 'warning'; message: string };
+
+export interface BackupRequest {
+  settings: BackupSettings;
+  conn: ConnectionSettings;
+  signal: AbortSignal;
+  onEvent?: (event: BackupEvent) => void;
+  now?: () => Date;
+}
+
+export interface BackupResult {
+  folder: string;
+  path: string;
+  manifest: Manifest;
+  prune?: PruneResult;
+  /** Set when the backup is finished but applying retention failed. */
+  pruneError?: string;
+}
+
+/** A failure of one step of a run, named for the user: `dump of database "app": pg_dump failed ...`. */
+export class StepError extends ExternalError {}
+
+export async function runBackup(req: BackupRequest): Promise<BackupResult> {
+  const { settings, conn, signal } = req;
+  const emit = req.onEvent ?? (() => {});
+  const now = req.now ?? (() => new Date());
+  const where = describeServer(conn);
+
+  const server = await inspectServer(conn);
+  const plan = planDatabases(server.databases, settings.databases, settings.excludeDatabases, where);
+  for (const name of plan.unknownExcludes) emit({ type: 'warning', message: `BACKUP_EXCLUDE_DATABASES names ${JSON.stringify(name)}, which ${where} does not have` });
+  const tools = await findClientTools({
+    minMajor: server.major,
+    purpose: `the server at ${where} (PostgreSQL ${server.version})`,
+    tools: ['pg_dump', 'pg_dumpall'],
+    pgBinDir: settings.pgBinDir,
+  });
+  emit({ type: 'server', server, tools, databases: plan.databases });
+  if (!server.superuser) {
+    emit({ type: 'warning', message: `${conn.user ?? 'the connecting role'} is not a superuser: pg_dumpall --globals-only needs to read role passwords and may fail; connect as a superuser for a complete backup` });
+  }
+
+  const dir = settings.local.backupDir;
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`BACKUP_DIR=${dir} cannot be created: ${messageOf(err)}; point it at a writable folder, e.g. BACKUP_DIR=/backups`);
+  }
+  const lock = await acquireRunLock(dir);
+  try {
+    for (const stale of await removeStaleStaging(dir)) emit({ type: 'warning', message: `removed ${stale}, left by a run that did not finish` });
+    let started = now();
+    while (await exists(join(dir, folderName(started)))) {
+      await new Promise((r) => setTimeout(r, 1000 - (started.getTime() % 1000) + 5));
+      started = now();
+    }
+    const folder = folderName(started);
+    const staging = stagingPath(dir, folder);
+    await createStaging(staging);
+    try {
+      const manifest = await dumpAll({ tools, conn, level: settings.compressionLevel, signal }, staging, folder, started, server, plan, emit, now);
+      await writeManifest(staging, manifest);
+      const path = join(dir, folder);
+      await publishStaging(staging, path, dir);
+      emit({ type: 'finished', folder, path });
+      const result: BackupResult = { folder, path, manifest };
+      try {
+        result.prune = await pruneSource(new LocalSource(dir), settings.local.retentionDays, {
+          now: now(),
+          signal,
+          onRemove: (e) => emit({ type: 'pruned', folder: e.folder }),
+        });
+      } catch (err) {
+        result.pruneError = redact(`applying LOCAL_RETENTION_DAYS to ${dir} failed: ${messageOf(err)}`);
+      }
+      return result;
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+async function dumpAll(
+  ctx: DumpContext,
+  staging: string,
+  folder: string,
+  started: Date,
+  server: ServerInfo,
+  plan: ReturnType<typeof planDatabases>,
+  emit: (e: BackupEvent) => void,
+  now: () => Date,
+): Promise<Manifest> {
+  const files: ManifestFile[] = [];
+  const sinks: FileSink[] = [];
+  const open = async (name: string) => {
+    const sink = await FileSink.create(join(staging, name));
+    sinks.push(sink);
+    return sink;
+  };
+  try {
+    const cluster = await open(CLUSTER_FILE);
+
+    emit({ type: 'step', step: 'globals' });
+    const globalsText = await step('dump of the globals (roles, tablespaces)', ctx.signal, () => dumpGlobalsText(ctx));
+    const globals = await open(GLOBALS_FILE);
+    await step(`writing ${GLOBALS_FILE}`, ctx.signal, async () => {
+      await globals.write(await gzipMember(Buffer.from(globalsText, 'utf8'), ctx.level));
+      await cluster.write(await gzipMember(Buffer.from(clusterHead(globalsText), 'utf8'), ctx.level));
+    });
+    files.push(await finish(globals, 'globals', emit));
+
+    for (const [index, database] of plan.clusterDatabases.entries()) {
+      const ownFile = plan.databases.includes(database);
+      emit({ type: 'step', step: 'database', database, index, total: plan.clusterDatabases.length, ownFile });
+      const file = ownFile ? await open(databaseFileName(database)) : undefined;
+      await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabase(ctx, database, { file, cluster }));
+      if (file) files.push({ ...(await finish(file, 'database', emit)), database });
+    }
+
+    await step(`writing ${CLUSTER_FILE}`, ctx.signal, async () => cluster.write(await gzipMember(Buffer.from(clusterTail(), 'utf8'), ctx.level)));
+    files.unshift(await finish(cluster, 'cluster', emit));
+  } catch (err) {
+    await Promise.all(sinks.map((s) => s.discard()));
+    throw err;
+  }
+  return {
+    format: MANIFEST_FORMAT,
+    tool: { name: 'pg-backups', version: TOOL_VERSION },
+    folder,
+    startedAt: started.toISOString(),
+    finishedAt: now().toISOString(),
+    server: { version: server.version, versionNum: server.versionNum, major: server.major },
+    pgDump: { version: ctx.tools.version, major: ctx.tools.major },
+    compression: { format: 'gzip', level: ctx.level },
+    dumpFormat: 'plain',
+    databases: plan.databases,
+    clusterDatabases: plan.clusterDatabases,
+    files,
+  };
+}
+
+async function finish(sink: FileSink, kind: ManifestFile['kind'], emit: (e: BackupEvent) => void): Promise<ManifestFile> {
+  const written = await sink.finish();
+  emit({ type: 'file', file: written });
+  return { ...written, kind };
+}
+
+async function writeManifest(staging: string, manifest: Manifest): Promise<void> {
+  const path = join(staging, MANIFEST_FILE);
+  try {
+    await writeFile(path, serializeManifest(manifest), { mode: 0o640, flush: true });
+    await syncDir(staging);
+  } catch (err) {
+    throw new StepError(`writing ${MANIFEST_FILE}: cannot write ${path}: ${messageOf(err)}`);
+  }
+}
+
+/** Runs one step; a failure is reported with the step's name and the cause's own message. */
+async function step<T>(name: string, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  try {
+    signal.throwIfAborted();
+    return await work();
+  } catch (err) {
+    if (signal.aborted || err instanceof AbortedError) throw new AbortedError(`backup stopped during the ${name}; nothing was kept`);
+    if (err instanceof UsageError) throw err;
+    throw new StepError(redact(`${name} failed: ${messageOf(err)}`));
+  }
+}

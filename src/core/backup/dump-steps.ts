@@ -1,0 +1,137 @@
+// The two kinds of dump a backup run makes, streamed from the client tool into gzip members:
+// the globals (pg_dumpall --globals-only) and each database (pg_dump --create), each written once
+// to its own file and, as the same compressed bytes, into the cluster file.
+import { ExternalError } from '../errors.js';
+import { startTool } from '../process/run-tool.js';
+import type { ClientTools } from '../postgres/client-tools.js';
+import { libpqEnv, type ConnectionSettings } from '../settings/connection.js';
+import type { FileSink } from './file-sink.js';
+import { gzipMember, gzipStream } from './gzip-members.js';
+
+const GLOBALS_LIMIT = 256 * 1024 * 1024;
+const PREAMBLE_LIMIT = 4 * 1024 * 1024;
+const CLUSTER_TRAILER = '--\n-- PostgreSQL database cluster dump complete\n--\n\n';
+
+export interface DumpContext {
+  tools: ClientTools;
+  conn: ConnectionSettings;
+  level: number;
+  signal: AbortSignal;
+}
+
+/** Roles, memberships, role settings and tablespaces, as pg_dumpall --globals-only writes them. */
+export async function dumpGlobalsText(ctx: DumpContext): Promise<string> {
+  const proc = startTool({
+    command: ctx.tools.path('pg_dumpall'),
+    args: ['--globals-only', '--no-password', `--database=${ctx.conn.database}`],
+    env: libpqEnv(ctx.conn),
+    label: 'pg_dumpall',
+    signal: ctx.signal,
+  });
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of proc.stdout) {
+    size += (chunk as Buffer).length;
+    if (size > GLOBALS_LIMIT) {
+      proc.kill();
+      throw new ExternalError('pg_dumpall --globals-only wrote more than 256 MB; that is not a globals dump');
+    }
+    parts.push(chunk as Buffer);
+  }
+  await proc.done;
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** The start of the cluster file: the globals without their closing comment. */
+export function clusterHead(globals: string): string {
+  const body = globals.endsWith(CLUSTER_TRAILER) ? globals.slice(0, -CLUSTER_TRAILER.length) : globals;
+  return `${body}\n--\n-- Databases\n--\n\n`;
+}
+
+export function clusterTail(): string {
+  return CLUSTER_TRAILER;
+}
+
+export interface DatabaseSinks {
+  /** The database's own file; absent for a database dumped only into the cluster file (template1). */
+  file?: FileSink;
+  cluster: FileSink;
+}
+
+/**
+ * Dumps one database with pg_dump --create. The preamble (up to the first \connect) goes to each
+ * sink as its own member: unchanged into the database's file, and for template1 and postgres, which
+ * exist on every server, without the CREATE DATABASE statement in the cluster file (pg_dumpall
+ * does not create them either). Everything after it is compressed once and written to both.
+ */
+export async function dumpDatabase(ctx: DumpContext, database: string, sinks: DatabaseSinks): Promise<void> {
+  const proc = startTool({
+    command: ctx.tools.path('pg_dump'),
+    args: ['--create', '--no-password', '--format=plain'],
+    env: libpqEnv(ctx.conn, database), // the name goes in PGDATABASE: a name with '=' is not a connection string
+    label: 'pg_dump',
+    signal: ctx.signal,
+  });
+  try {
+    const { preamble, rest } = await splitPreamble(proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    const header = `--\n-- Database ${JSON.stringify(database).replace(/[\r\n]/g, ' ')} dump\n--\n\n`;
+    const clusterPreamble = Buffer.from(
+      header + (database === 'postgres' || database === 'template1' ? withoutCreateDatabase(preamble.toString('utf8')) : preamble.toString('utf8')),
+      'utf8',
+    );
+    if (sinks.file) await sinks.file.write(await gzipMember(preamble, ctx.level));
+    await sinks.cluster.write(await gzipMember(clusterPreamble, ctx.level));
+    const targets = sinks.file ? [sinks.file, sinks.cluster] : [sinks.cluster];
+    await gzipStream(
+      rest,
+      async (member) => {
+        await Promise.all(targets.map((t) => t.write(member)));
+      },
+      { level: ctx.level, signal: ctx.signal },
+    );
+  } catch (err) {
+    proc.kill();
+    await proc.done.catch(() => {});
+    throw err;
+  }
+  await proc.done;
+}
+
+async function splitPreamble(it: AsyncIterator<Buffer>): Promise<{ preamble: Buffer; rest: AsyncIterable<Buffer> }> {
+  const marker = Buffer.from('\n\\connect ');
+  let buf = Buffer.alloc(0);
+  for (;;) {
+    const next = await it.next();
+    if (next.done) return { preamble: buf, rest: fromIterator(it, undefined) };
+    buf = Buffer.concat([buf, next.value]);
+    const at = buf.indexOf(marker);
+    const eol = at >= 0 ? buf.indexOf(0x0a, at + 1) : -1;
+    if (eol >= 0) return { preamble: buf.subarray(0, eol + 1), rest: fromIterator(it, buf.subarray(eol + 1)) };
+    if (buf.length > PREAMBLE_LIMIT) return { preamble: Buffer.alloc(0), rest: fromIterator(it, buf) };
+  }
+}
+
+async function* fromIterator(it: AsyncIterator<Buffer>, first: Buffer | undefined): AsyncIterable<Buffer> {
+  if (first && first.length > 0) yield first;
+  for (;;) {
+    const next = await it.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** Drops the CREATE DATABASE statement (one or more lines up to its semicolon). */
+export function withoutCreateDatabase(preamble: string): string {
+  const lines = preamble.split('\n');
+  const out: string[] = [];
+  let skipping = false;
+  for (const line of lines) {
+    if (!skipping && line.startsWith('CREATE DATABASE ')) skipping = true;
+    if (skipping) {
+      if (line.trimEnd().endsWith(';')) skipping = false;
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,59 @@
+// Settings of a backup run and of the local destination, as plain data.
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { readBool, readInt, readList, readString, type SettingInput } from './read.js';
+
+export interface LocalSettings {
+  backupDir: string;
+  retentionDays: number;
+}
+
+export interface BackupSettings {
+  local: LocalSettings;
+  compressionLevel: number;
+  /** Databases named by BACKUP_DATABASES; undefined means every database that allows connections. */
+  databases?: string[];
+  excludeDatabases: string[];
+  pgBinDir?: string;
+}
+
+export function readLocal(input: SettingInput): LocalSettings {
+  const dir = readString(input, { name: 'BACKUP_DIR', flag: 'backup-dir' }) ?? '/backups';
+  return {
+    backupDir: resolve(dir),
+    retentionDays: readInt(input, { name: 'LOCAL_RETENTION_DAYS', flag: 'local-retention-days' }, { min: 0, max: 36500, default: 1, example: '7' }),
+  };
+}
+
+export function readPgBinDir(input: SettingInput): string | undefined {
+  const dir = readString(input, { name: 'PG_BIN_DIR', flag: 'pg-bin-dir' });
+  return dir === undefined ? undefined : resolve(dir);
+}
+
+export function readBackupSettings(input: SettingInput): BackupSettings {
+  const databases = readList(input, { name: 'BACKUP_DATABASES', flag: 'databases' });
+  const excludeDatabases = readList(input, { name: 'BACKUP_EXCLUDE_DATABASES', flag: 'exclude-databases' }) ?? [];
+  const both = databases?.filter((db) => excludeDatabases.includes(db)) ?? [];
+  if (both.length > 0) {
+    throw new UsageError(
+      `BACKUP_EXCLUDE_DATABASES excludes ${both.map((d) => JSON.stringify(d)).join(', ')}, which BACKUP_DATABASES asks for; name each database in only one of them`,
+    );
+  }
+  rejectNotYetSupported(input);
+  return {
+    local: readLocal(input),
+    compressionLevel: readInt(input, { name: 'COMPRESSION_LEVEL', flag: 'compression-level' }, { min: 1, max: 9, default: 6, example: '6' }),
+    databases,
+    excludeDatabases,
+    pgBinDir: readPgBinDir(input),
+  };
+}
+
+/** Destinations this version cannot ship to yet: refuse rather than pretend they hold the backup. */
+function rejectNotYetSupported(input: SettingInput): void {
+  for (const name of ['S3_ENABLED', 'RSYNC_ENABLED']) {
+    if (readBool(input, { name }, false)) {
+      throw new UsageError(`${name}=true: this version of pg-backups writes to the local BACKUP_DIR only; unset ${name} or use a version with that destination`);
+    }
+  }
+}
