@@ -87,7 +87,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
     const staging = stagingPath(dir, folder);
     await createStaging(staging);
     try {
-      const manifest = await dumpAll({ tools, conn, level: settings.compressionLevel, signal }, staging, folder, started, server, plan, emit, now);
+      const manifest = await dumpAll({ tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major }, staging, folder, started, server, plan, emit, now);
       await writeManifest(staging, manifest);
       const path = join(dir, folder);
       await publishStaging(staging, path, dir);

@@ -17,6 +17,8 @@ export interface DumpContext {
   conn: ConnectionSettings;
   level: number;
   signal: AbortSignal;
+  /** The server's major: a newer pg_dump's CREATE DATABASE is adapted to it. */
+  serverMajor: number;
 }
 
 /** Roles, memberships, role settings and tablespaces, as pg_dumpall --globals-only writes them. */
@@ -73,13 +75,15 @@ export async function dumpDatabase(ctx: DumpContext, database: string, sinks: Da
     signal: ctx.signal,
   });
   try {
-    const { preamble, rest } = await splitPreamble(proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    const split = await splitPreamble(proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    const preamble = adaptCreateDatabase(split.preamble.toString('utf8'), ctx.serverMajor);
+    const rest = split.rest;
     const header = `--\n-- Database ${JSON.stringify(database).replace(/[\r\n]/g, ' ')} dump\n--\n\n`;
     const clusterPreamble = Buffer.from(
-      header + (database === 'postgres' || database === 'template1' ? withoutCreateDatabase(preamble.toString('utf8')) : preamble.toString('utf8')),
+      header + (database === 'postgres' || database === 'template1' ? withoutCreateDatabase(preamble) : preamble),
       'utf8',
     );
-    if (sinks.file) await sinks.file.write(await gzipMember(preamble, ctx.level));
+    if (sinks.file) await sinks.file.write(await gzipMember(Buffer.from(preamble, 'utf8'), ctx.level));
     await sinks.cluster.write(await gzipMember(clusterPreamble, ctx.level));
     const targets = sinks.file ? [sinks.file, sinks.cluster] : [sinks.cluster];
     await gzipStream(
@@ -112,11 +116,15 @@ async function splitPreamble(it: AsyncIterator<Buffer>): Promise<{ preamble: Buf
 }
 
 async function* fromIterator(it: AsyncIterator<Buffer>, first: Buffer | undefined): AsyncIterable<Buffer> {
-  if (first && first.length > 0) yield first;
-  for (;;) {
-    const next = await it.next();
-    if (next.done) return;
-    yield next.value;
+  try {
+    if (first && first.length > 0) yield first;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await it.return?.(); // a consumer that stops early releases the stream
   }
 }
 
@@ -134,4 +142,19 @@ export function withoutCreateDatabase(preamble: string): string {
     out.push(line);
   }
   return out.join('\n');
+}
+
+/**
+ * A pg_dump newer than the server writes CREATE DATABASE options the server's own major does not
+ * know. The backup must restore into a server of the same major, so the statement is written as that
+ * major understands it: LOCALE_PROVIDER (15+) only ever meant libc before 15, and LOCALE (13+) is
+ * LC_COLLATE plus LC_CTYPE before 13.
+ */
+export function adaptCreateDatabase(preamble: string, serverMajor: number): string {
+  return preamble.replace(/^CREATE DATABASE .*;$/m, (stmt) => {
+    let out = stmt;
+    if (serverMajor < 15) out = out.replace(/ LOCALE_PROVIDER = libc\b/, '');
+    if (serverMajor < 13) out = out.replace(/ LOCALE = ('(?:[^']|'')*')/, ' LC_COLLATE = $1 LC_CTYPE = $1');
+    return out;
+  });
 }

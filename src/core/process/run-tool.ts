@@ -49,6 +49,9 @@ export function startTool(spec: ToolSpec): ToolProcess {
   const kill = () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     killedByUs = true;
+    // Unread output would keep the pipes (and so 'close') open forever: nobody wants it now.
+    child.stdout?.destroy();
+    child.stdin?.destroy();
     killGroup(child, 'SIGTERM');
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), KILL_GRACE_MS);
     timer.unref();
