@@ -106,7 +106,7 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
     expect(verify.code).toBe(0);
   });
 
-  it('SIGTERM in the middle of a dump: the run stops cleanly, kills pg_dump, keeps nothing', async () => {
+  it('SIGTERM in the middle of a dump: a second run is refused meanwhile; the run stops cleanly, kills pg_dump, keeps nothing', async () => {
     const backupDir = join(dir, 'terminated');
     const locker = new pg.Client(server.clientConfig('zzz_locked'));
     await locker.connect();
@@ -118,6 +118,10 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
       while (!stderr.includes('dumping database "zzz_locked"')) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 300));
+      // A second run on the same BACKUP_DIR meanwhile is refused, and touches nothing.
+      const second = await runCli(['backup'], env(backupDir));
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/another pg-backups run \(pid \d+, since .*\) is writing to .*terminated; wait for it to finish/);
       child.kill('SIGTERM');
       expect(await closed).toBe(1);
       expect(stderr).toMatch(/ error backup stopped during the dump of database "zzz_locked"; nothing was kept/);
