@@ -66,7 +66,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
   });
   emit({ type: 'server', server, tools, databases: plan.databases });
   if (!server.superuser) {
-    emit({ type: 'warning', message: `${conn.user ?? 'the connecting role'} is not a superuser: pg_dumpall --globals-only needs to read role passwords and may fail; connect as a superuser for a complete backup` });
+    emit({ type: 'warning', message: `${conn.user ?? 'the connecting role'} is not a superuser: role passwords cannot be read and are left out of the globals; connect as a superuser for a complete backup` });
   }
 
   const dir = settings.local.backupDir;
@@ -133,7 +133,7 @@ async function dumpAll(
     const cluster = await open(CLUSTER_FILE);
 
     emit({ type: 'step', step: 'globals' });
-    const globalsText = await step('dump of the globals (roles, tablespaces)', ctx.signal, () => dumpGlobalsText(ctx));
+    const globalsText = await step('dump of the globals (roles, tablespaces)', ctx.signal, () => dumpGlobalsText(ctx, { rolePasswords: server.superuser }));
     const globals = await open(GLOBALS_FILE);
     await step(`writing ${GLOBALS_FILE}`, ctx.signal, async () => {
       await globals.write(await gzipMember(Buffer.from(globalsText, 'utf8'), ctx.level));
@@ -165,6 +165,7 @@ async function dumpAll(
     pgDump: { version: ctx.tools.version, major: ctx.tools.major },
     compression: { format: 'gzip', level: ctx.level },
     dumpFormat: 'plain',
+    rolePasswords: server.superuser,
     databases: plan.databases,
     clusterDatabases: plan.clusterDatabases,
     files,

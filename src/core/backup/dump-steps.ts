@@ -22,10 +22,11 @@ export interface DumpContext {
 }
 
 /** Roles, memberships, role settings and tablespaces, as pg_dumpall --globals-only writes them. */
-export async function dumpGlobalsText(ctx: DumpContext): Promise<string> {
+export async function dumpGlobalsText(ctx: DumpContext, opts: { rolePasswords: boolean }): Promise<string> {
   const proc = startTool({
     command: ctx.tools.path('pg_dumpall'),
-    args: ['--globals-only', '--no-password', `--database=${ctx.conn.database}`],
+    // Only a superuser can read role passwords (pg_authid); anyone else gets the roles without them.
+    args: ['--globals-only', '--no-password', `--database=${ctx.conn.database}`, ...(opts.rolePasswords ? [] : ['--no-role-passwords'])],
     env: libpqEnv(ctx.conn),
     label: 'pg_dumpall',
     signal: ctx.signal,

@@ -26,6 +26,8 @@ export interface Manifest {
   pgDump: { version: string; major: number };
   compression: { format: 'gzip'; level: number };
   dumpFormat: 'plain';
+  /** false when the connecting role was not a superuser: the globals hold the roles without passwords. */
+  rolePasswords: boolean;
   /** The databases with a file of their own, in the order they were dumped. */
   databases: string[];
   /** Databases in the cluster file (adds template1 when it allows connections). */
