@@ -91,7 +91,7 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       const left = await readdir(backupDir);
       expect(left.some((n) => n.endsWith('.partial'))).toBe(true); // the dead run's staging, hidden
       const list = await runCli(['list', '--json'], env(backupDir));
-      expect(JSON.parse(list.stdout)).toEqual([]);
+      expect(JSON.parse(list.stdout).backups).toEqual([]);
     } finally {
       await locker.query('ROLLBACK');
       await locker.end();
@@ -134,6 +134,21 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       await locker.query('ROLLBACK');
       await locker.end();
     }
+  });
+
+  it('a backup role that is not a superuser: roles without passwords, a warning, and the manifest says so', async () => {
+    await server.query(`CREATE ROLE backup_reader LOGIN PASSWORD 'reader-pw' IN ROLE pg_read_all_data`);
+    const backupDir = join(dir, 'not-superuser');
+    const r = await runCli(['backup', '--json'], baseEnv({ ...server.env(), PGUSER: 'backup_reader', PGPASSWORD: 'reader-pw', BACKUP_DIR: backupDir }));
+    expect(r.stderr).toMatch(/warn  backup_reader is not a superuser: role passwords cannot be read and are left out of the globals/);
+    expect(r.code).toBe(0);
+    const { manifest, path } = JSON.parse(r.stdout);
+    expect(manifest.rolePasswords).toBe(false);
+    const globals = execFileSync('gunzip', ['-c', join(path, 'postgres_globals.sql.gz')]).toString();
+    expect(globals).toMatch(/CREATE ROLE backup_reader;/);
+    expect(globals).not.toMatch(/PASSWORD 'SCRAM/);
+    const rows = execFileSync('gunzip', ['-c', join(path, 'postgres_db_aaa.sql.gz')], { maxBuffer: 256 * 1024 * 1024 }).toString();
+    expect(rows).toMatch(/COPY public\.rows \(id, a, b\) FROM stdin;\n1\tc4ca4238a0b923820dcc509a6f75849b/);
   });
 
   it('a pg_dump error names the database and the step, with pg_dump\'s own message, and keeps nothing', async () => {
@@ -218,7 +233,7 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
     await mkdir(join(backupDir, folder), { recursive: true });
     execFileSync('bash', ['-c', `echo 'SELECT 1;' | gzip > postgres_cluster.sql.gz && echo 'SELECT 2;' | gzip > postgres_db_mydb.sql.gz`], { cwd: join(backupDir, folder) });
     const list = await runCli(['list', '--json'], env(backupDir));
-    expect(JSON.parse(list.stdout)).toMatchObject([{ folder, status: 'legacy', databases: ['mydb'] }]);
+    expect(JSON.parse(list.stdout).backups).toMatchObject([{ folder, status: 'legacy', databases: ['mydb'] }]);
     expect((await runCli(['verify', folder], env(backupDir))).code).toBe(0);
     const data = await readFile(join(backupDir, folder, 'postgres_db_mydb.sql.gz'));
     await writeFile(join(backupDir, folder, 'postgres_db_mydb.sql.gz'), data.subarray(0, data.length - 6));

@@ -1,7 +1,7 @@
 import { runBackup, type BackupEvent } from '../core/backup/backup-service.js';
 import { readBackupSettings } from '../core/settings/backup.js';
 import { readConnection } from '../core/settings/connection.js';
-import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
 import { formatBytes, type Output } from './output.js';
 
 export const backupCommand: Command = {
@@ -16,6 +16,7 @@ export const backupCommand: Command = {
     'exclude-databases': { type: 'string' },
     'local-retention-days': { type: 'string' },
     'pg-bin-dir': { type: 'string' },
+    ...DESTINATION_OPTIONS,
   },
   help: `Usage: pg-backups backup [options]
 
@@ -31,6 +32,16 @@ Options (a flag wins over its variable):
   --exclude-databases A,B       BACKUP_EXCLUDE_DATABASES
   --local-retention-days N      LOCAL_RETENTION_DAYS (default 1)
   --pg-bin-dir DIR              PG_BIN_DIR: where pg_dump/pg_dumpall are (default: per-major install places, then PATH)
+
+S3-compatible storage (the same folder goes to s3://S3_BUCKET/S3_PREFIX/<folder>/):
+  S3_ENABLED=true, S3_BUCKET, S3_PREFIX, S3_REGION (us-east-1), S3_ENDPOINT (MinIO, Spaces, R2, B2, ...),
+  S3_FORCE_PATH_STYLE (false; true for MinIO), S3_ACCESS_KEY + S3_SECRET_KEY (or the AWS credential chain),
+  S3_RETENTION_DAYS (7)
+Remote host over SSH (the same folder goes to RSYNC_PATH/<folder>/ with rsync):
+  RSYNC_ENABLED=true, RSYNC_HOST, RSYNC_USER (root), RSYNC_PORT (22), RSYNC_PATH, RSYNC_SSH_KEY,
+  RSYNC_KNOWN_HOSTS (~/.ssh/known_hosts; the host's key must be in it), RSYNC_RETENTION_DAYS (30)
+Retries of S3 and remote transfers: RETRY_ATTEMPTS (3 retries), RETRY_DELAY (5 s, doubling)
+Every setting has a flag of the same name in lower case with dashes (e.g. --s3-bucket), except secrets.
   --json                        the result as JSON on stdout
   --quiet                       no progress lines on stderr
 ${CONNECTION_HELP}
@@ -44,21 +55,22 @@ ${EXIT_CODES_HELP}
     const result = await runBackup({ settings, conn, signal: ctx.signal, onEvent: (e) => logEvent(ctx.out, e) });
     const total = result.manifest.files.reduce((n, f) => n + f.bytes, 0);
     ctx.out.printJson({
-      ok: result.pruneError === undefined,
+      ok: result.errors.length === 0,
       folder: result.folder,
       path: result.path,
       manifest: result.manifest,
-      pruned: result.prune?.removed.map((e) => e.folder) ?? [],
-      ...(result.pruneError ? { error: result.pruneError } : {}),
+      destinations: result.shipped.map((o) => ({ kind: o.destination.kind, location: o.destination.location, ok: o.ok, ...(o.error ? { error: o.error } : {}) })),
+      pruned: result.prunes.flatMap((p) => p.removed.map((e) => ({ source: p.source.kind, folder: e.folder }))),
+      errors: result.errors,
     });
-    ctx.out.print(`backup ${result.folder} finished: ${result.manifest.files.length} files, ${formatBytes(total)} in ${result.path}`);
-    if (result.pruneError) {
-      ctx.out.error(result.pruneError);
-      return 1;
-    }
-    return 0;
+    const where = ['local', ...result.shipped.filter((o) => o.ok).map((o) => o.destination.kind)].join(', ');
+    ctx.out.print(`backup ${result.folder} finished: ${result.manifest.files.length} files, ${formatBytes(total)} in ${result.path} (on ${where})`);
+    for (const error of result.errors) ctx.out.error(error);
+    return result.errors.length === 0 ? 0 : 1;
   },
 };
+
+const lastFile = new Map<string, string>();
 
 function logEvent(out: Output, e: BackupEvent): void {
   switch (e.type) {
@@ -75,8 +87,21 @@ function logEvent(out: Output, e: BackupEvent): void {
     case 'finished':
       out.log(`backup finished: ${e.path}`);
       break;
+    case 'shipping':
+      out.log(`uploading to ${e.destination}`);
+      break;
+    case 'pushing':
+      if (lastFile.get(e.destination) !== e.file) out.log(`uploading ${e.file} (${formatBytes(e.totalBytes)}) to ${e.destination}`);
+      lastFile.set(e.destination, e.file);
+      break;
+    case 'retry':
+      out.warn(`${e.destination}: ${e.message}`);
+      break;
+    case 'shipped':
+      if (e.ok) out.log(`${e.destination} holds the backup`);
+      break;
     case 'pruned':
-      out.log(`deleted old backup ${e.folder} (LOCAL_RETENTION_DAYS)`);
+      out.log(`deleted old backup ${e.folder} from ${e.source} (retention)`);
       break;
     case 'warning':
       out.warn(e.message);

@@ -42,3 +42,24 @@ export const CONNECTION_OPTIONS = {
   port: { type: 'string' },
   username: { type: 'string' },
 } as const;
+
+/** Flags of the S3 and remote-host settings (secrets have none). */
+export const DESTINATION_OPTIONS = {
+  's3-enabled': { type: 'string' },
+  's3-bucket': { type: 'string' },
+  's3-prefix': { type: 'string' },
+  's3-region': { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  's3-force-path-style': { type: 'string' },
+  's3-retention-days': { type: 'string' },
+  'rsync-enabled': { type: 'string' },
+  'rsync-host': { type: 'string' },
+  'rsync-user': { type: 'string' },
+  'rsync-port': { type: 'string' },
+  'rsync-path': { type: 'string' },
+  'rsync-ssh-key': { type: 'string' },
+  'rsync-known-hosts': { type: 'string' },
+  'rsync-retention-days': { type: 'string' },
+  'retry-attempts': { type: 'string' },
+  'retry-delay': { type: 'string' },
+} as const;

@@ -1,5 +1,5 @@
 import { listBackups } from '../core/catalog.js';
-import { EXIT_CODES_HELP, type Command } from './command.js';
+import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
 import { formatBytes, table } from './output.js';
 import { SOURCE_HELP, selectSources } from './sources.js';
 
@@ -7,10 +7,11 @@ export const listCommand: Command = {
   name: 'list',
   summary: 'every backup on every enabled source, newest first, with where each copy lives',
   maxPositionals: 0,
-  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' } },
+  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' }, ...DESTINATION_OPTIONS },
   help: `Usage: pg-backups list [options]
 
-Lists backups, newest first. STATUS is "finished" (has manifest.json), "legacy" (made by the bash
+Lists backups on every enabled source (local, S3, remote host), merged by folder and newest first,
+with where each copy lives. A source that cannot be read is reported (exit 1); the others still answer. STATUS is "finished" (has manifest.json), "legacy" (made by the bash
 tool, no manifest: verified by gzip alone) or "damaged" (unreadable manifest). Runs that did not
 finish are never listed.
 
@@ -21,9 +22,12 @@ ${SOURCE_HELP}
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const backups = await listBackups(selectSources({ env: ctx.env, flags: ctx.flags }), ctx.signal);
-    ctx.out.printJson(
-      backups.map((b) => ({
+    const { backups, failures } = await listBackups(selectSources({ env: ctx.env, flags: ctx.flags }).selected, ctx.signal);
+    for (const f of failures) ctx.out.error(`cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
+    ctx.out.printJson({
+      ok: failures.length === 0,
+      errors: failures.map((f) => ({ source: f.source.kind, location: f.source.location, error: f.error })),
+      backups: backups.map((b) => ({
         folder: b.folder,
         time: b.time.toISOString(),
         status: b.status,
@@ -33,10 +37,10 @@ ${EXIT_CODES_HELP}
         locations: b.copies.map((c) => ({ source: c.source.kind, location: c.source.location })),
         ...(b.problem ? { problem: b.problem } : {}),
       })),
-    );
+    });
     if (backups.length === 0) {
       ctx.out.print('no backups found');
-      return 0;
+      return failures.length === 0 ? 0 : 1;
     }
     const rows = [['FOLDER', 'STATUS', 'SERVER', 'DATABASES', 'SIZE', 'WHERE']];
     for (const b of backups) {
@@ -50,6 +54,6 @@ ${EXIT_CODES_HELP}
       ]);
     }
     for (const line of table(rows)) ctx.out.print(line);
-    return 0;
+    return failures.length === 0 ? 0 : 1;
   },
 };

@@ -1,6 +1,8 @@
-import { pruneSource } from '../core/prune.js';
-import { readLocal } from '../core/settings/backup.js';
-import { EXIT_CODES_HELP, type Command } from './command.js';
+import { messageOf } from '../core/errors.js';
+import { pruneSource, type PruneResult } from '../core/prune.js';
+import { redact } from '../core/secrets.js';
+import type { BackupSource } from '../sources/source.js';
+import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
 import { selectSources } from './sources.js';
 
 export const pruneCommand: Command = {
@@ -12,47 +14,67 @@ export const pruneCommand: Command = {
     'backup-dir': { type: 'string' },
     'local-retention-days': { type: 'string' },
     'dry-run': { type: 'boolean' },
+    ...DESTINATION_OPTIONS,
   },
   help: `Usage: pg-backups prune [options]
 
-Deletes finished backups older than the destination's retention: LOCAL_RETENTION_DAYS for
-BACKUP_DIR. The newest finished backup is always kept, whatever its age; legacy backups, damaged
-folders and files pg-backups did not write are never touched.
+Deletes finished backups older than each destination's retention: LOCAL_RETENTION_DAYS for
+BACKUP_DIR, S3_RETENTION_DAYS on S3, RSYNC_RETENTION_DAYS on the remote host. The newest finished
+backup of each destination is always kept, whatever its age; legacy backups, damaged folders and
+files pg-backups did not write are never touched. A local backup that an enabled destination
+should hold but does not (its upload failed) is kept.
 
 Options:
-  --source local            which destination (this version: local)
+  --source local|s3|remote  only this destination (default: every enabled one)
   --backup-dir DIR          BACKUP_DIR (default /backups)
   --local-retention-days N  LOCAL_RETENTION_DAYS (default 1)
   --dry-run                 only show what would be deleted
   --json                    the result as JSON on stdout
+  S3 and the remote host: the settings of \`pg-backups backup --help\`
 
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const input = { env: ctx.env, flags: ctx.flags };
-    const local = readLocal(input);
+    const sources = selectSources({ env: ctx.env, flags: ctx.flags });
     const dryRun = ctx.flags['dry-run'] === true;
-    const results = [];
-    for (const source of selectSources(input)) {
-      const result = await pruneSource(source, local.retentionDays, {
-        dryRun,
-        signal: ctx.signal,
-        onRemove: (e) => ctx.out.log(`deleted ${e.folder} from ${source.kind}:${source.location}`),
-      });
-      results.push({
-        source: source.kind,
-        location: source.location,
-        retentionDays: result.retentionDays,
-        dryRun,
-        removed: result.removed.map((e) => e.folder),
-        kept: result.kept.map((e) => e.folder),
-      });
-      const verb = dryRun ? 'would delete' : 'deleted';
-      ctx.out.print(
-        `${source.kind}:${source.location}: ${verb} ${result.removed.length} backup(s)${result.removed.length ? ': ' + result.removed.map((e) => e.folder).join(', ') : ''}; kept ${result.kept.length}`,
-      );
+    const results: PruneResult[] = [];
+    const errors: string[] = [];
+    const where = (s: BackupSource) => `${s.kind}:${s.location}`;
+    for (const source of sources.selected) {
+      const isLocal = source === sources.local;
+      const days = isLocal ? sources.localRetentionDays : sources.destinations.find((d) => d === source)!.retentionDays;
+      try {
+        const result = await pruneSource(source, days, {
+          dryRun,
+          signal: ctx.signal,
+          shippedTo: isLocal ? sources.destinations : undefined,
+          onRemove: (e) => ctx.out.log(`deleted ${e.folder} from ${where(source)}`),
+        });
+        results.push(result);
+        const verb = dryRun ? 'would delete' : 'deleted';
+        const removed = result.removed.map((e) => e.folder);
+        ctx.out.print(`${where(source)}: ${verb} ${removed.length} backup(s)${removed.length ? ': ' + removed.join(', ') : ''}; kept ${result.kept.length}`);
+        for (const message of result.warnings) ctx.out.warn(`${where(source)}: ${message}`);
+        if (result.incomplete.length > 0) ctx.out.log(`${where(source)}: cleared ${result.incomplete.join(', ')}, left by uploads that did not finish`);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        errors.push(redact(`pruning ${where(source)} failed: ${messageOf(err)}`));
+      }
     }
-    ctx.out.printJson({ ok: true, results });
-    return 0;
+    for (const e of errors) ctx.out.error(e);
+    ctx.out.printJson({
+      ok: errors.length === 0,
+      errors,
+      results: results.map((r) => ({
+        source: r.source.kind,
+        location: r.source.location,
+        retentionDays: r.retentionDays,
+        dryRun,
+        removed: r.removed.map((e) => e.folder),
+        kept: r.kept.map((e) => e.folder),
+        protected: r.protected.map((e) => e.folder),
+      })),
+    });
+    return errors.length === 0 ? 0 : 1;
   },
 };

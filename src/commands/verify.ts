@@ -1,7 +1,7 @@
 import { listBackups, type CatalogEntry } from '../core/catalog.js';
-import { UsageError, VerificationError } from '../core/errors.js';
+import { ExternalError, UsageError, VerificationError } from '../core/errors.js';
 import { verifyBackup, type VerifyReport } from '../core/verify.js';
-import { EXIT_CODES_HELP, type Command } from './command.js';
+import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
 import { formatBytes } from './output.js';
 import { SOURCE_HELP, selectSources } from './sources.js';
 
@@ -9,12 +9,13 @@ export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check every file of a backup: gzip stream, size and sha256 from the manifest',
   maxPositionals: 1,
-  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' }, all: { type: 'boolean' } },
+  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' }, all: { type: 'boolean' }, ...DESTINATION_OPTIONS },
   help: `Usage: pg-backups verify [FOLDER|latest] [options]
 
 Reads every file of a backup to the end: each must be a whole gzip stream, and for backups with a
 manifest its size and sha256 must match. Legacy backups (no manifest) are checked by gzip alone.
-Without FOLDER, the newest backup is verified; --all verifies every backup.
+Without FOLDER, the newest backup is verified; --all verifies every backup. Every copy is verified
+where it lives (local, S3, remote host) unless --source picks one.
 
 Options:
 ${SOURCE_HELP}
@@ -24,8 +25,11 @@ ${SOURCE_HELP}
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const sources = selectSources({ env: ctx.env, flags: ctx.flags });
-    const catalog = await listBackups(sources, ctx.signal);
+    const sources = selectSources({ env: ctx.env, flags: ctx.flags }).selected;
+    const { backups: catalog, failures } = await listBackups(sources, ctx.signal);
+    if (failures.length > 0) {
+      throw new ExternalError(failures.map((f) => `cannot list ${f.source.kind}:${f.source.location}: ${f.error}`).join('; '));
+    }
     const wanted = ctx.positionals[0] ?? 'latest';
     let targets: CatalogEntry[];
     if (ctx.flags.all) {

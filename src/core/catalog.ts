@@ -1,5 +1,7 @@
 // Backups across sources: the same folder on several sources is one backup with several copies.
 import { databaseOfFile } from './backup/names.js';
+import { messageOf } from './errors.js';
+import { redact } from './secrets.js';
 import type { BackupEntry, BackupSource } from '../sources/source.js';
 
 export interface BackupCopy {
@@ -18,10 +20,33 @@ export interface CatalogEntry {
   copies: BackupCopy[];
 }
 
-export async function listBackups(sources: BackupSource[], signal?: AbortSignal): Promise<CatalogEntry[]> {
+export interface SourceFailure {
+  source: BackupSource;
+  error: string;
+}
+
+export interface Catalog {
+  backups: CatalogEntry[];
+  /** Sources that could not be read, with the reason; the others still answer. */
+  failures: SourceFailure[];
+}
+
+export async function listBackups(sources: BackupSource[], signal?: AbortSignal): Promise<Catalog> {
   const byFolder = new Map<string, CatalogEntry>();
-  for (const source of sources) {
-    for (const entry of await source.list(signal)) {
+  const failures: SourceFailure[] = [];
+  const listed = await Promise.all(
+    sources.map(async (source) => {
+      try {
+        return { source, entries: await source.list(signal) };
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        failures.push({ source, error: redact(messageOf(err)) });
+        return { source, entries: [] as BackupEntry[] };
+      }
+    }),
+  );
+  for (const { source, entries } of listed) {
+    for (const entry of entries) {
       const known = byFolder.get(entry.folder);
       if (known) {
         known.copies.push({ source, entry });
@@ -39,5 +64,5 @@ export async function listBackups(sources: BackupSource[], signal?: AbortSignal)
       });
     }
   }
-  return [...byFolder.values()].sort((a, b) => b.folder.localeCompare(a.folder));
+  return { backups: [...byFolder.values()].sort((a, b) => b.folder.localeCompare(a.folder)), failures };
 }

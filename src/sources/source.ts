@@ -31,3 +31,26 @@ export interface BackupSource {
   /** Deletes a finished backup: its manifest first (so it stops looking finished), then the files it lists, then the folder if empty. */
   remove(entry: BackupEntry, signal?: AbortSignal): Promise<void>;
 }
+
+export interface PushProgress {
+  file: string;
+  bytes: number;
+  totalBytes: number;
+}
+
+/** A place a finished local backup is shipped to (S3, a remote host). */
+export interface Destination extends BackupSource {
+  /** Days a backup is kept there. */
+  readonly retentionDays: number;
+  /**
+   * Copies a finished local backup folder (`localPath`, whose manifest is `manifest`) here. The
+   * manifest goes last, and only once every file is whole: until then the folder never looks
+   * finished, and a failure leaves nothing that does. Transient failures are retried per the policy.
+   */
+  push(localPath: string, manifest: Manifest, opts: { signal?: AbortSignal; onProgress?: (p: PushProgress) => void; onRetry?: (message: string) => void }): Promise<void>;
+  /**
+   * Clears what pushes that died left behind (hidden, never listed) when older than `olderThan`;
+   * returns the folders cleared. Destinations that clean up at the next push need not have it.
+   */
+  pruneIncomplete?(olderThan: Date, opts: { signal?: AbortSignal; dryRun?: boolean }): Promise<string[]>;
+}

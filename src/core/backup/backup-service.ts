@@ -7,6 +7,9 @@ import { redact } from '../secrets.js';
 import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import { pruneSource, type PruneResult } from '../prune.js';
+import { shipBackup, type ShipOutcome } from '../ship.js';
+import { openDestinations } from '../../sources/destinations.js';
+import type { BackupSource } from '../../sources/source.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
 import type { BackupSettings } from '../settings/backup.js';
 import { TOOL_VERSION } from '../version.js';
@@ -26,7 +29,11 @@ export type BackupEvent =
   | { type: 'step'; step: 'database'; database: string; index: number; total: number; ownFile: boolean }
   | { type: 'file'; file: WrittenFile }
   | { type: 'finished'; folder: string; path: string }
-  | { type: 'pruned'; folder: string }
+  | { type: 'shipping'; destination: string }
+  | { type: 'shipped'; destination: string; ok: boolean; error?: string }
+  | { type: 'pushing'; destination: string; file: string; bytes: number; totalBytes: number }
+  | { type: 'retry'; destination: string; message: string }
+  | { type: 'pruned'; source: string; folder: string }
   | { type: 'warning'; message: string };
 
 export interface BackupRequest {
@@ -41,9 +48,12 @@ export interface BackupResult {
   folder: string;
   path: string;
   manifest: Manifest;
-  prune?: PruneResult;
-  /** Set when the backup is finished but applying retention failed. */
-  pruneError?: string;
+  /** One outcome per enabled remote destination (S3, remote host). */
+  shipped: ShipOutcome[];
+  /** Retention applied per destination, local last. */
+  prunes: PruneResult[];
+  /** Everything that failed after the local backup was in place, one line each; empty on full success. */
+  errors: string[];
 }
 
 /** A failure of one step of a run, named for the user: `dump of database "app": pg_dump failed ...`. */
@@ -92,17 +102,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
       const path = join(dir, folder);
       await publishStaging(staging, path, dir);
       emit({ type: 'finished', folder, path });
-      const result: BackupResult = { folder, path, manifest };
-      try {
-        result.prune = await pruneSource(new LocalSource(dir), settings.local.retentionDays, {
-          now: now(),
-          signal,
-          onRemove: (e) => emit({ type: 'pruned', folder: e.folder }),
-        });
-      } catch (err) {
-        result.pruneError = redact(`applying LOCAL_RETENTION_DAYS to ${dir} failed: ${messageOf(err)}`);
-      }
-      return result;
+      return await afterPublish({ folder, path, manifest }, settings, signal, emit, now);
     } catch (err) {
       await rm(staging, { recursive: true, force: true }).catch(() => {});
       throw err;
@@ -198,4 +198,45 @@ async function step<T>(name: string, signal: AbortSignal, work: () => Promise<T>
     if (err instanceof UsageError) throw err;
     throw new StepError(redact(`${name} failed: ${messageOf(err)}`));
   }
+}
+
+/** Ships the published backup to every enabled destination, then applies each one's retention. */
+async function afterPublish(
+  done: { folder: string; path: string; manifest: Manifest },
+  settings: BackupSettings,
+  signal: AbortSignal,
+  emit: (e: BackupEvent) => void,
+  now: () => Date,
+): Promise<BackupResult> {
+  const destinations = openDestinations(settings);
+  const where = (d: BackupSource) => `${d.kind}:${d.location}`;
+  for (const d of destinations) emit({ type: 'shipping', destination: where(d) });
+  const shipped = await shipBackup(done.path, done.manifest, destinations, {
+    signal,
+    onProgress: (d, p) => emit({ type: 'pushing', destination: where(d), ...p }),
+    onRetry: (d, message) => emit({ type: 'retry', destination: where(d), message }),
+  });
+  const errors: string[] = [];
+  for (const outcome of shipped) {
+    emit({ type: 'shipped', destination: where(outcome.destination), ok: outcome.ok, error: outcome.error });
+    if (outcome.error) errors.push(outcome.error);
+  }
+
+  const prunes: PruneResult[] = [];
+  const prune = async (source: BackupSource, days: number, setting: string, shippedTo?: typeof destinations) => {
+    try {
+      const result = await pruneSource(source, days, { now: now(), signal, shippedTo, onRemove: (e) => emit({ type: 'pruned', source: where(source), folder: e.folder }) });
+      for (const message of result.warnings) emit({ type: 'warning', message });
+      prunes.push(result);
+    } catch (err) {
+      if (signal.aborted) throw new AbortedError('stopped while applying retention');
+      errors.push(redact(`applying ${setting} to ${where(source)} failed: ${messageOf(err)}`));
+    }
+  };
+  // A destination that did not get this backup is not pruned now: its newest copy may be all there is.
+  for (const outcome of shipped.filter((o) => o.ok)) {
+    await prune(outcome.destination, outcome.destination.retentionDays, outcome.destination.kind === 's3' ? 'S3_RETENTION_DAYS' : 'RSYNC_RETENTION_DAYS');
+  }
+  await prune(new LocalSource(settings.local.backupDir), settings.local.retentionDays, 'LOCAL_RETENTION_DAYS', destinations);
+  return { ...done, shipped, prunes, errors };
 }

@@ -1,7 +1,8 @@
 // Settings of a backup run and of the local destination, as plain data.
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { readBool, readInt, readList, readString, type SettingInput } from './read.js';
+import { readS3, readRemote, type RemoteSettings, type S3Settings } from './destinations.js';
+import { readInt, readList, readString, type SettingInput } from './read.js';
 
 export interface LocalSettings {
   backupDir: string;
@@ -15,6 +16,9 @@ export interface BackupSettings {
   databases?: string[];
   excludeDatabases: string[];
   pgBinDir?: string;
+  /** Enabled remote destinations (S3_ENABLED, RSYNC_ENABLED). */
+  s3?: S3Settings;
+  remote?: RemoteSettings;
 }
 
 export function readLocal(input: SettingInput): LocalSettings {
@@ -39,21 +43,13 @@ export function readBackupSettings(input: SettingInput): BackupSettings {
       `BACKUP_EXCLUDE_DATABASES excludes ${both.map((d) => JSON.stringify(d)).join(', ')}, which BACKUP_DATABASES asks for; name each database in only one of them`,
     );
   }
-  rejectNotYetSupported(input);
   return {
+    s3: readS3(input),
+    remote: readRemote(input),
     local: readLocal(input),
     compressionLevel: readInt(input, { name: 'COMPRESSION_LEVEL', flag: 'compression-level' }, { min: 1, max: 9, default: 6, example: '6' }),
     databases,
     excludeDatabases,
     pgBinDir: readPgBinDir(input),
   };
-}
-
-/** Destinations this version cannot ship to yet: refuse rather than pretend they hold the backup. */
-function rejectNotYetSupported(input: SettingInput): void {
-  for (const name of ['S3_ENABLED', 'RSYNC_ENABLED']) {
-    if (readBool(input, { name }, false)) {
-      throw new UsageError(`${name}=true: this version of pg-backups writes to the local BACKUP_DIR only; unset ${name} or use a version with that destination`);
-    }
-  }
 }

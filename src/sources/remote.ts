@@ -1,0 +1,521 @@
+// Backups on a remote host over SSH (RSYNC_*): pushed with rsync into a hidden partial folder that
+// is renamed into place only when whole; listed, read and deleted over SFTP (ssh2). Host keys are
+// always checked against RSYNC_KNOWN_HOSTS, by ssh2 and by the ssh that rsync runs.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Client, FileEntryWithStats, SFTPWrapper } from 'ssh2';
+import type { Manifest } from '../core/backup/manifest.js';
+import { parseManifest } from '../core/backup/manifest.js';
+import { FOLDER_PATTERN, folderTime, isBackupFileName, MANIFEST_FILE } from '../core/backup/names.js';
+import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
+import { startTool } from '../core/process/run-tool.js';
+import { withRetry } from '../core/retry.js';
+import type { RemoteSettings } from '../core/settings/destinations.js';
+import type { BackupEntry, Destination, PushProgress } from './source.js';
+import { connectSsh, hostPort, isTransientRemote, loadPrivateKey, openSftp, RemoteError, withSsh } from './ssh-connection.js';
+import { isNoSuchFile, mkdirp, removeTree, rjoin, sftpCode, sftpOps, SFTP_FAILURE, type SftpOps } from './ssh-sftp.js';
+
+/** A hidden partial folder untouched for this long belongs to a push that died: the next push deletes it. */
+export const STALE_PARTIAL_MS = 6 * 3600 * 1000;
+const PARTIAL_PATTERN = /^\.pg-backups-(\d{8}_\d{6})\.partial$/;
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+export function partialFolderName(folder: string): string {
+  return `.pg-backups-${folder}.partial`;
+}
+
+export class RemoteDestination implements Destination {
+  readonly kind = 'remote' as const;
+  readonly location: string;
+  readonly retentionDays: number;
+
+  constructor(readonly settings: RemoteSettings) {
+    const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+    this.location = `${settings.user}@${host}:${settings.port === 22 ? '' : `${settings.port}:`}${settings.path}`;
+    this.retentionDays = settings.retentionDays;
+  }
+
+  /** The prefix of every message: names the destination. */
+  private get where(): string {
+    return `remote ${this.location}`;
+  }
+
+  /**
+   * Checks the settings that need no network (RSYNC_SSH_KEY exists and is usable), throwing a
+   * UsageError; for commands that validate everything before touching anything.
+   */
+  async checkSettings(): Promise<void> {
+    await loadPrivateKey(this.settings);
+  }
+
+  /** Connects (host key, login) and checks that RSYNC_PATH is a readable folder or absent. */
+  async check(signal?: AbortSignal): Promise<void> {
+    await this.retrying('check', signal, () =>
+      this.withSftp(signal, async (ops) => {
+        const st = await ops.statIfExists(this.settings.path).catch((err) => {
+          throw this.sftpError(err, `cannot read RSYNC_PATH ${this.settings.path}`);
+        });
+        if (st && !st.isDirectory()) throw new RemoteError(`${this.where}: RSYNC_PATH ${this.settings.path} is not a directory`);
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- list, read, remove
+
+  async list(signal?: AbortSignal): Promise<BackupEntry[]> {
+    return this.retrying('list', signal, () =>
+      this.withSftp(signal, async (ops) => {
+        let names: FileEntryWithStats[];
+        try {
+          names = await ops.readdir(this.settings.path);
+        } catch (err) {
+          if (isNoSuchFile(err)) return [];
+          throw this.sftpError(err, `cannot list ${this.settings.path}`);
+        }
+        const candidates = names.filter((e) => folderTime(e.filename) !== undefined);
+        const entries = await mapLimit(candidates, 8, (e) => this.readEntry(ops, e));
+        return entries.filter((e): e is BackupEntry => e !== undefined).sort((a, b) => b.folder.localeCompare(a.folder));
+      }),
+    );
+  }
+
+  private async readEntry(ops: SftpOps, e: FileEntryWithStats): Promise<BackupEntry | undefined> {
+    const folder = e.filename;
+    const time = folderTime(folder)!;
+    const path = rjoin(this.settings.path, folder);
+    let isDir = e.attrs.isDirectory();
+    if (!isDir && e.attrs.isSymbolicLink()) isDir = (await ops.statIfExists(path).catch(() => undefined))?.isDirectory() ?? false;
+    if (!isDir) return undefined;
+    let names: FileEntryWithStats[];
+    try {
+      names = await ops.readdir(path);
+    } catch (err) {
+      if (sftpCode(err) !== undefined) return undefined; // vanished or unreadable: not a backup we can offer
+      throw this.sftpError(err, `cannot list ${path}`);
+    }
+    const files = names.filter((n) => n.attrs.isFile()).map((n) => ({ name: n.filename, bytes: n.attrs.size }));
+    const manifestEntry = files.find((f) => f.name === MANIFEST_FILE);
+    if (manifestEntry) {
+      const where = `${this.location}/${folder}`;
+      try {
+        if (manifestEntry.bytes > MAX_MANIFEST_BYTES) throw new VerificationError(`${where}/${MANIFEST_FILE} is ${manifestEntry.bytes} bytes, too big for a manifest; the backup is damaged`);
+        let text: string;
+        try {
+          text = (await ops.readFile(rjoin(path, MANIFEST_FILE))).toString('utf8');
+        } catch (err) {
+          if (sftpCode(err) === undefined) throw this.sftpError(err, `cannot read ${path}/${MANIFEST_FILE}`);
+          throw new VerificationError(`cannot read ${where}/${MANIFEST_FILE}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        const manifest = parseManifest(text, where);
+        return { folder, time, status: 'finished', manifest, files };
+      } catch (err) {
+        if (err instanceof RemoteError) throw err;
+        return { folder, time, status: 'damaged', problem: messageOf(err), files };
+      }
+    }
+    const backupFiles = files.filter((f) => isBackupFileName(f.name));
+    if (backupFiles.length === 0) return undefined;
+    return { folder, time, status: 'legacy', files: backupFiles };
+  }
+
+  async openFile(folder: string, file: string, signal?: AbortSignal): Promise<Readable> {
+    checkName(folder, 'folder');
+    checkName(file, 'file');
+    const path = rjoin(this.settings.path, folder, file);
+    return this.retrying(`read ${folder}/${file}`, signal, async () => {
+      const client = await connectSsh(this.settings, this.where, { signal });
+      try {
+        const sftp = await openSftp(client, this.where);
+        const ops = sftpOps(sftp);
+        const st = await ops.stat(path).catch((err) => {
+          if (isNoSuchFile(err)) throw new VerificationError(`${this.where}: ${path} is missing`);
+          throw this.sftpError(err, `cannot read ${path}`);
+        });
+        if (!st.isFile()) throw new VerificationError(`${this.where}: ${path} is not a file`);
+        const handle = await new Promise<Buffer>((resolve, reject) =>
+          sftp.open(path, 'r', (err, h) => (err ? reject(this.sftpError(err, `cannot open ${path}`)) : resolve(h))),
+        );
+        return sftpReadStream(client, sftp, handle, st.size, path, this.where, signal);
+      } catch (err) {
+        client.end();
+        throw err;
+      }
+    });
+  }
+
+  async remove(entry: BackupEntry, signal?: AbortSignal): Promise<void> {
+    if (entry.status !== 'finished' || !entry.manifest) throw new Error(`only finished backups are removed, not ${entry.folder}`);
+    checkName(entry.folder, 'folder');
+    for (const f of entry.manifest.files) checkName(f.name, 'file');
+    const manifest = entry.manifest;
+    const path = rjoin(this.settings.path, entry.folder);
+    await this.retrying(`delete ${entry.folder}`, signal, () =>
+      this.withSftp(signal, async (ops) => {
+        const unlink = async (name: string) => {
+          try {
+            await ops.unlink(rjoin(path, name));
+          } catch (err) {
+            if (!isNoSuchFile(err)) throw this.sftpError(err, `cannot delete ${rjoin(path, name)}`);
+          }
+        };
+        await unlink(MANIFEST_FILE); // first: from here on the folder no longer looks finished
+        for (const f of manifest.files) await unlink(f.name);
+        try {
+          await ops.rmdir(path); // only if empty: files we did not write stay, and so does their folder
+        } catch (err) {
+          const code = sftpCode(err);
+          if (code !== SFTP_FAILURE && !isNoSuchFile(err)) throw this.sftpError(err, `cannot delete ${path}`);
+        }
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- push
+
+  async push(
+    localPath: string,
+    manifest: Manifest,
+    opts: { signal?: AbortSignal; onProgress?: (p: PushProgress) => void; onRetry?: (message: string) => void } = {},
+  ): Promise<void> {
+    const { signal } = opts;
+    const folder = manifest.folder;
+    if (!FOLDER_PATTERN.test(folder)) throw new Error(`push: ${JSON.stringify(folder)} is not a backup folder name`);
+    for (const f of manifest.files) checkName(f.name, 'file');
+    const localManifest = await readFile(join(localPath, MANIFEST_FILE));
+    const partial = partialFolderName(folder);
+    const partialPath = rjoin(this.settings.path, partial);
+    const finalPath = rjoin(this.settings.path, folder);
+    const expected = new Map<string, number>(manifest.files.map((f) => [f.name, f.bytes]));
+    expected.set(MANIFEST_FILE, localManifest.length);
+    let touched = false;
+    try {
+      await this.retrying(
+        `push of ${folder}`,
+        signal,
+        async () => {
+          // 1. RSYNC_PATH exists, the folder is not there yet, stale partial folders go.
+          const already = await this.withSftp(signal, async (ops) => {
+            await mkdirp(ops, this.settings.path).catch((err) => {
+              throw this.sftpError(err, `cannot create RSYNC_PATH ${this.settings.path}`);
+            });
+            if (await this.existingCopy(ops, finalPath, localManifest)) return true;
+            await this.removeStalePartials(ops, partial);
+            return false;
+          });
+          if (already) return;
+          // 2. rsync everything into the hidden partial folder.
+          touched = true;
+          await this.rsync(localPath, partialPath, folder, expected, signal, opts.onProgress);
+          // 3. Every file whole (sizes as in the manifest), then the rename that makes it finished.
+          await this.withSftp(signal, async (ops) => {
+            let names: FileEntryWithStats[];
+            try {
+              names = await ops.readdir(partialPath);
+            } catch (err) {
+              throw this.sftpError(err, `cannot list ${partialPath} after rsync`, true);
+            }
+            const sizes = new Map(names.filter((n) => n.attrs.isFile()).map((n) => [n.filename, n.attrs.size]));
+            for (const [name, bytes] of expected) {
+              const got = sizes.get(name);
+              if (got !== bytes) {
+                throw new RemoteError(`${this.where}: after rsync of ${folder}, ${name} has ${got === undefined ? 'not arrived' : `${got} bytes instead of ${bytes}`}`, true);
+              }
+            }
+            if (await ops.statIfExists(finalPath)) throw new RemoteError(`${this.where}: ${finalPath} appeared during the push; not replacing it`);
+            try {
+              await ops.rename(partialPath, finalPath);
+            } catch (err) {
+              throw this.sftpError(err, `cannot rename ${partialPath} to ${finalPath}`);
+            }
+          });
+        },
+        opts.onRetry,
+      );
+    } catch (err) {
+      if (touched) await this.removePartialBestEffort(partialPath);
+      throw err;
+    }
+  }
+
+  /** Whether the folder is already there: the same backup (same manifest) is success, another one a refusal. */
+  private async existingCopy(ops: SftpOps, finalPath: string, localManifest: Buffer): Promise<boolean> {
+    const st = await ops.statIfExists(finalPath).catch((err) => {
+      throw this.sftpError(err, `cannot read ${finalPath}`);
+    });
+    if (!st) return false;
+    const remote = await ops.readFile(rjoin(finalPath, MANIFEST_FILE)).catch(() => undefined);
+    if (remote && remote.equals(localManifest)) return true;
+    throw new RemoteError(`${this.where}: ${finalPath} already exists and holds another backup; not replacing it`);
+  }
+
+  private async removeStalePartials(ops: SftpOps, current: string): Promise<void> {
+    let names: FileEntryWithStats[];
+    try {
+      names = await ops.readdir(this.settings.path);
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    for (const e of names) {
+      if (!PARTIAL_PATTERN.test(e.filename) || e.filename === current || !e.attrs.isDirectory()) continue;
+      const path = rjoin(this.settings.path, e.filename);
+      try {
+        // Untouched for hours: the folder and everything in it (a transfer in progress writes a file).
+        let newest = e.attrs.mtime * 1000;
+        for (const inner of await ops.readdir(path)) newest = Math.max(newest, inner.attrs.mtime * 1000);
+        if (now - newest > STALE_PARTIAL_MS) await removeTree(ops, path);
+      } catch {
+        /* best effort: the next push tries again */
+      }
+    }
+  }
+
+  private async removePartialBestEffort(partialPath: string): Promise<void> {
+    const work = this.withSftp(undefined, (ops) => removeTree(ops, partialPath), 5_000).catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000)))]);
+    clearTimeout(timer);
+  }
+
+  private async rsync(
+    localPath: string,
+    partialPath: string,
+    folder: string,
+    expected: Map<string, number>,
+    signal: AbortSignal | undefined,
+    onProgress: ((p: PushProgress) => void) | undefined,
+  ): Promise<void> {
+    const { path: keyPath } = await loadPrivateKey(this.settings).catch((err: unknown) => {
+      throw new RemoteError(`${this.where}: ${messageOf(err)}`);
+    });
+    const s = this.settings;
+    const ssh = [
+      'ssh', '-F', '/dev/null', '-p', String(s.port),
+      // Not -i: OpenSSH 9.2 checks -i's path literally but then expands % tokens in it.
+      '-o', `IdentityFile=${sshConfigValue(keyPath)}`,
+      '-o', `UserKnownHostsFile=${sshConfigValue(s.knownHosts)}`,
+      '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'BatchMode=yes',
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'PasswordAuthentication=no',
+      '-o', 'ConnectTimeout=20',
+      '-o', 'ServerAliveInterval=15',
+      '-o', 'ServerAliveCountMax=4',
+    ].map(rsyncShellWord).join(' ');
+    const host = s.host.includes(':') ? `[${s.host}]` : s.host;
+    const label = `${this.where}: rsync of ${folder}`;
+    const proc = startTool({
+      command: 'rsync',
+      args: [
+        '--recursive', '--times', '--perms', '--delete', '-s', // -s: --protect-args (--secluded-args since 3.3): paths with spaces stay whole
+        '--timeout=300', '--out-format=%n',
+        '-e', ssh,
+        '--', `${localPath.replace(/\/+$/, '')}/`, `${s.user}@${host}:${partialPath}/`,
+      ],
+      label,
+      signal,
+    });
+    const total = [...expected.values()].reduce((a, b) => a + b, 0);
+    let done = 0;
+    let pending = '';
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const name of lines) {
+        const bytes = expected.get(name.trim());
+        if (bytes === undefined) continue;
+        done += bytes;
+        onProgress?.({ file: name.trim(), bytes: done, totalBytes: total });
+      }
+    });
+    try {
+      await proc.done;
+    } catch (err) {
+      if (err instanceof AbortedError || signal?.aborted) throw err;
+      throw this.rsyncError(err, proc.stderrText(), keyPath);
+    }
+  }
+
+  /** The failure of rsync as one line, marked transient for network failures. */
+  private rsyncError(err: unknown, stderr: string, keyPath: string): Error {
+    const message = messageOf(err);
+    const code = Number(/exit code (\d+)/.exec(message)?.[1] ?? NaN);
+    const hp = hostPort(this.settings);
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|No \S+ host key is known/i.test(stderr)) {
+      return new RemoteError(`${this.where}: ssh refused the host key of ${hp} (not the one in ${this.settings.knownHosts}, RSYNC_KNOWN_HOSTS)`);
+    }
+    if (/Permission denied \(publickey|Too many authentication failures/i.test(stderr)) {
+      return new RemoteError(`${this.where}: RSYNC_SSH_KEY ${keyPath} was refused by ${this.settings.user}@${hp}`);
+    }
+    if (/rsync: (command )?not found|rsync:.*No such file or directory.*\(2\)$|command-not-found/im.test(stderr) && code === 12) {
+      return new RemoteError(`${this.where}: rsync is not installed on ${hp} (or not in ${this.settings.user}'s PATH there); install it on the remote host`);
+    }
+    if (/Connection refused|Connection timed out|Connection reset|Broken pipe|Connection closed|connection unexpectedly closed|No route to host|Network is unreachable|Temporary failure in name resolution|kex_exchange_identification|timeout/i.test(stderr)) {
+      return new RemoteError(message, true);
+    }
+    // 10 socket I/O, 12 protocol stream, 30 I/O timeout, 35 daemon timeout, 255 ssh failed.
+    return new RemoteError(message, [10, 12, 30, 35, 255].includes(code));
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async withSftp<T>(signal: AbortSignal | undefined, work: (ops: SftpOps, sftp: SFTPWrapper) => Promise<T>, readyTimeoutMs?: number): Promise<T> {
+    return withSsh(this.settings, this.where, { signal, readyTimeoutMs }, async (client: Client) => {
+      const sftp = await openSftp(client, this.where);
+      return work(sftpOps(sftp), sftp);
+    });
+  }
+
+  private sftpError(err: unknown, what: string, transient?: boolean): Error {
+    if (err instanceof ExternalError || err instanceof VerificationError || err instanceof AbortedError || err instanceof UsageError) return err;
+    const status = sftpCode(err);
+    const text = err instanceof Error ? err.message : String(err);
+    // A status code is the server's answer (permission denied, no space...); none means the channel died.
+    return new RemoteError(`${this.where}: ${what}: ${text}`, transient ?? status === undefined);
+  }
+
+  private async retrying<T>(what: string, signal: AbortSignal | undefined, work: () => Promise<T>, onRetry?: (message: string) => void): Promise<T> {
+    const policy = this.settings.retry;
+    try {
+      return await withRetry(work, {
+        policy,
+        signal,
+        what,
+        isTransient: isTransientRemote,
+        onRetry: (info) =>
+          onRetry?.(`${messageOf(info.error)}; ${what}: try ${info.attempt} of ${info.of} failed, trying again in ${(info.waitMs / 1000).toFixed(1)} s`),
+      });
+    } catch (err) {
+      if (isTransientRemote(err) && policy.attempts > 0) throw new RemoteError(`${(err as Error).message} (gave up after ${policy.attempts + 1} tries)`, true);
+      throw err;
+    }
+  }
+}
+
+function checkName(name: string, what: string): void {
+  if (name === '' || name === '.' || name === '..' || /[/\0]/.test(name)) throw new VerificationError(`${JSON.stringify(name)} is not a valid ${what} name`);
+}
+
+/** A word of rsync's -e command line: rsync splits on spaces and honours single and double quotes. */
+function rsyncShellWord(word: string): string {
+  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(word)) return word;
+  if (!word.includes("'")) return `'${word}'`;
+  if (!word.includes('"')) return `"${word}"`;
+  throw new UsageError(`${word} holds both ' and "; it cannot be passed to ssh through rsync`);
+}
+
+/** A path as an ssh -o value: % escaped (ssh expands % tokens there), double-quoted when it holds spaces (UserKnownHostsFile takes a list). */
+function sshConfigValue(path: string): string {
+  const escaped = path.replace(/%/g, '%%');
+  return /\s/.test(escaped) ? `"${escaped}"` : escaped;
+}
+
+/**
+ * A Readable over an open SFTP handle that keeps several reads in flight (a plain sequential reader
+ * waits a round trip per 32 KiB chunk, which is slow on a distant host). Closes the handle and the
+ * connection when it ends, fails or is destroyed.
+ */
+function sftpReadStream(client: Client, sftp: SFTPWrapper, handle: Buffer, size: number, path: string, where: string, signal?: AbortSignal): Readable {
+  const CHUNK = 32 * 1024;
+  const IN_FLIGHT = 16;
+  let nextOffset = 0; // next read to issue
+  let inFlight = 0;
+  const ready = new Map<number, Buffer>(); // offset -> data, waiting for its turn
+  let emitOffset = 0; // next byte the stream pushes
+  let wanted = false;
+  let closed = false;
+
+  const stream = new Readable({
+    highWaterMark: CHUNK * IN_FLIGHT,
+    read() {
+      wanted = true;
+      pump();
+    },
+    destroy(err, cb) {
+      finish();
+      cb(err);
+    },
+  });
+
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    signal?.removeEventListener('abort', onAbort);
+    client.removeListener('close', onClientClose);
+    try {
+      sftp.close(handle, () => client.end());
+    } catch {
+      client.end();
+    }
+    setTimeout(() => client.destroy(), 2000).unref();
+  };
+  const onAbort = () => stream.destroy(new AbortedError(`${where}: reading ${path} was stopped`));
+  const onClientClose = () => {
+    if (!closed) stream.destroy(new RemoteError(`${where}: the connection was lost while reading ${path}`, true));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  client.on('close', onClientClose);
+
+  function pump(): void {
+    if (closed) return;
+    // Push whatever is next in order.
+    while (wanted && ready.has(emitOffset)) {
+      const buf = ready.get(emitOffset)!;
+      ready.delete(emitOffset);
+      emitOffset += buf.length;
+      wanted = stream.push(buf);
+    }
+    if (emitOffset >= size && inFlight === 0 && ready.size === 0) {
+      stream.push(null);
+      finish();
+      return;
+    }
+    while (inFlight < IN_FLIGHT && nextOffset < size && ready.size < IN_FLIGHT * 2) {
+      const offset = nextOffset;
+      const length = Math.min(CHUNK, size - offset);
+      nextOffset += length;
+      inFlight++;
+      readAt(offset, length);
+    }
+  }
+
+  function readAt(offset: number, length: number, got: Buffer[] = [], have = 0): void {
+    const buf = Buffer.allocUnsafe(length - have);
+    sftp.read(handle, buf, 0, buf.length, offset + have, (err, bytesRead) => {
+      if (closed) return;
+      if (err) {
+        stream.destroy(new RemoteError(`${where}: reading ${path} failed: ${err.message}`, sftpCode(err) === undefined));
+        return;
+      }
+      if (bytesRead === 0) {
+        stream.destroy(new VerificationError(`${where}: ${path} ended at ${offset + have} bytes, before its ${size} bytes (changed while being read?)`));
+        return;
+      }
+      got.push(buf.subarray(0, bytesRead));
+      have += bytesRead;
+      if (have < length) return readAt(offset, length, got, have); // short read: ask for the rest
+      inFlight--;
+      ready.set(offset, got.length === 1 ? got[0]! : Buffer.concat(got));
+      pump();
+    });
+  }
+
+  return stream;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
