@@ -31,11 +31,11 @@ describe('settings are validated before anything is touched (exit 2)', () => {
     ['PGPASSWORD_FILE unreadable', { PGPASSWORD_FILE: '/nonexistent/pw' }, /PGPASSWORD_FILE: cannot read \/nonexistent\/pw/],
     ['contradictory database lists', { BACKUP_DATABASES: 'app,billing', BACKUP_EXCLUDE_DATABASES: 'billing' }, /BACKUP_EXCLUDE_DATABASES excludes "billing", which BACKUP_DATABASES asks for/],
     ['S3 without a bucket', { S3_ENABLED: 'true' }, /S3_BUCKET is not set, and S3_ENABLED=true needs it; e.g. S3_BUCKET=my-backups/],
-    ['S3 with half the credentials', { S3_ENABLED: 'true', S3_BUCKET: 'b', S3_SECRET_KEY: SECRET }, /S3_ACCESS_KEY is not set, but S3_SECRET_KEY is; set both, or neither/],
-    ['S3 endpoint not a URL', { S3_ENABLED: 'true', S3_BUCKET: 'b', S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT="minio:9000" is not an http\(s\) URL/],
+    ['S3 with half the credentials', { S3_ENABLED: 'true', S3_BUCKET: 'my-bucket', S3_SECRET_KEY: SECRET }, /S3_ACCESS_KEY is not set, but S3_SECRET_KEY is; set both, or neither/],
+    ['S3 endpoint not a URL', { S3_ENABLED: 'true', S3_BUCKET: 'my-bucket', S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT="minio:9000" is not an http\(s\) URL/],
     ['remote path relative', { RSYNC_ENABLED: 'true', RSYNC_HOST: 'backup.example.com', RSYNC_PATH: 'backups' }, /RSYNC_PATH="backups" must be an absolute path/],
     ['remote without a host', { RSYNC_ENABLED: 'true', RSYNC_PATH: '/srv/b' }, /RSYNC_HOST is not set, and RSYNC_ENABLED=true needs it/],
-    ['retry delay not a number', { S3_ENABLED: 'true', S3_BUCKET: 'b', RETRY_DELAY: 'soon' }, /RETRY_DELAY="soon" is not a number of seconds from 0 to 3600/],
+    ['retry delay not a number', { S3_ENABLED: 'true', S3_BUCKET: 'my-bucket', RETRY_DELAY: 'soon' }, /RETRY_DELAY="soon" is not a number of seconds from 0 to 3600/],
     ['boolean typo', { S3_ENABLED: 'ture' }, /S3_ENABLED="ture" is not a boolean; use true or false/],
   ];
 

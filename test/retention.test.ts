@@ -51,7 +51,7 @@ describe('LOCAL_RETENTION_DAYS', () => {
     const r = await runCli(['backup', '--json'], baseEnv({ ...server.env(), BACKUP_DIR: backupDir, LOCAL_RETENTION_DAYS: '2' }));
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect([...result.pruned].sort()).toEqual([expired1, expired2, withForeign].sort());
+    expect(result.pruned.map((p: { source: string; folder: string }) => `${p.source}:${p.folder}`).sort()).toEqual([expired1, expired2, withForeign].map((f) => `local:${f}`).sort());
     const left = (await readdir(backupDir)).sort();
     expect(left).toEqual([result.folder, legacy, withForeign, 'README.txt', 'other-tool'].sort());
     expect(await readdir(join(backupDir, withForeign))).toEqual(['operator-notes.txt']); // only our files went
