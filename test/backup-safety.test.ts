@@ -64,13 +64,23 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
   });
   afterAll(async () => server?.stop());
 
-  it('SIGKILL in the middle of a dump: no finished folder; the next run succeeds and cleans up', async () => {
-    const backupDir = join(dir, 'killed');
-    // Hold a lock that pg_dump waits for, so the run is reliably in the middle of dumping zzz_locked.
+  /** Runs `work` while a session holds a lock on zzz_locked.t, which pg_dump waits for. */
+  async function whileLocked(work: () => Promise<void>): Promise<void> {
     const locker = new pg.Client(server.clientConfig('zzz_locked'));
     await locker.connect();
     await locker.query('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
     try {
+      await work();
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+  }
+
+  it('SIGKILL in the middle of a dump: no finished folder; the next run succeeds and cleans up', async () => {
+    const backupDir = join(dir, 'killed');
+    // pg_dump waits for the lock, so the run is reliably in the middle of dumping zzz_locked.
+    await whileLocked(async () => {
       const child = startCli(['backup'], env(backupDir));
       let stderr = '';
       await new Promise<void>((resolve, reject) => {
@@ -92,10 +102,7 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       expect(left.some((n) => n.endsWith('.partial'))).toBe(true); // the dead run's staging, hidden
       const list = await runCli(['list', '--json'], env(backupDir));
       expect(JSON.parse(list.stdout).backups).toEqual([]);
-    } finally {
-      await locker.query('ROLLBACK');
-      await locker.end();
-    }
+    });
     const again = await runCli(['backup', '--json'], env(backupDir));
     expect(again.stderr).toMatch(/removed \.pg-backups-\d{8}_\d{6}\.partial, left by a run that did not finish/);
     expect(again.code).toBe(0);
@@ -108,10 +115,7 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
 
   it('SIGTERM in the middle of a dump: a second run is refused meanwhile; the run stops cleanly, kills pg_dump, keeps nothing', async () => {
     const backupDir = join(dir, 'terminated');
-    const locker = new pg.Client(server.clientConfig('zzz_locked'));
-    await locker.connect();
-    await locker.query('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
-    try {
+    await whileLocked(async () => {
       const child = startCli(['backup'], env(backupDir));
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
@@ -130,10 +134,7 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       await new Promise((r) => setTimeout(r, 500));
       const waiting = await server.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg_dump'`);
       expect(waiting[0].n).toBe(0);
-    } finally {
-      await locker.query('ROLLBACK');
-      await locker.end();
-    }
+    });
   });
 
   it('a backup role that is not a superuser: roles without passwords, a warning, and the manifest says so', async () => {

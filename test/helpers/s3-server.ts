@@ -4,11 +4,10 @@
 // ListObjectsV2 with a continuation token (pagination).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ROOT } from './cli.js';
-import { freePort, makeTempDir } from './tmp.js';
+import { freePort, makeTempDir, portAccepts } from './tmp.js';
 
 const S3RVER_BIN = join(ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js');
 /** s3rver's built-in account (lib/models/account.js). */
@@ -63,7 +62,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3S
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (!alive()) throw new Error(`s3rver exited (${String(proc.exitCode ?? proc.signalCode)}) before accepting connections:\n${output}`);
-      if (await accepts(port)) return;
+      if (await portAccepts(port)) return;
       if (Date.now() > deadline) {
         proc.kill('SIGKILL');
         throw new Error(`s3rver did not accept connections on 127.0.0.1:${port} within 15 s:\n${output}`);
@@ -147,13 +146,3 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3S
   return server;
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -4,10 +4,9 @@
 // tests run as root), key only.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, makeTempDir } from './tmp.js';
+import { freePort, makeTempDir, portAccepts } from './tmp.js';
 
 const exec = promisify(execFile);
 
@@ -89,7 +88,7 @@ export async function startSshd(): Promise<SshServer> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`sshd exited with code ${child.exitCode}:\n${log}`);
-    if (await canConnect(port)) break;
+    if (await portAccepts(port)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s:\n${log}`);
@@ -133,13 +132,3 @@ export async function startSshd(): Promise<SshServer> {
   };
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

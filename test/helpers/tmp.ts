@@ -1,6 +1,6 @@
 // Temporary directories and free TCP ports for tests.
 import { chmod, mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,5 +30,17 @@ export function freePort(): Promise<number> {
       const { port } = addr;
       srv.close((err) => (err ? reject(err) : resolve(port)));
     });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
