@@ -80,3 +80,29 @@ describe('LOCAL_RETENTION_DAYS', () => {
     expect(await readdir(backupDir)).toEqual([newest]);
   });
 });
+
+describe('local retention with remote destinations', () => {
+  it('keeps an expired local backup that a destination should hold and does not', async () => {
+    const { LocalSource } = await import('../src/sources/local.js');
+    const { pruneSource } = await import('../src/core/prune.js');
+    const root = await makeTempDir('shipped-');
+    const make = async (dir: string, folder: string) => {
+      await mkdir(join(dir, folder), { recursive: true });
+      const manifest = { format: 'pg-backups/1', tool: { name: 'pg-backups', version: '0' }, folder, finishedAt: new Date().toISOString(), databases: [], files: [] };
+      await writeFile(join(dir, folder, 'manifest.json'), JSON.stringify(manifest));
+    };
+    const localDir = join(root, 'local');
+    const remoteDir = join(root, 'remote');
+    const now = Date.now();
+    const [newest, shipped, neverShipped, tooOld] = [0.1, 4, 3, 10].map((d) => nameAt(now - d * DAY));
+    for (const f of [newest!, shipped!, neverShipped!, tooOld!]) await make(localDir, f);
+    for (const f of [newest!, shipped!]) await make(remoteDir, f);
+    // The "remote" destination keeps 7 days: it should hold neverShipped (3 days old) but does not.
+    const destination = Object.assign(new LocalSource(remoteDir), { retentionDays: 7, push: async () => {} });
+    const result = await pruneSource(new LocalSource(localDir), 1, { shippedTo: [destination] });
+    expect(result.removed.map((e) => e.folder).sort()).toEqual([shipped, tooOld].sort());
+    expect(result.protected.map((e) => e.folder)).toEqual([neverShipped]);
+    expect(result.warnings[0]).toMatch(new RegExp(`kept expired local backups ${neverShipped}: an enabled destination should hold them and does not`));
+    expect((await readdir(localDir)).sort()).toEqual([newest, neverShipped].sort());
+  });
+});
