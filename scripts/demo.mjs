@@ -61,7 +61,7 @@ try {
     CREATE VIEW big_spenders AS SELECT customer_id, sum(total) FROM orders GROUP BY 1 HAVING sum(total) > 1000;`);
   await client.end();
 
-  const cli = join(root, 'bin', 'pg-backups.js');
+  const cli = join(root, 'bin', 'pg-backups.cjs');
   console.error(chalk.bold('\n$ pg-backups backup'));
   await $({ env, stdio: 'inherit' })`node ${cli} backup`;
   console.error(chalk.bold('\n$ pg-backups list'));

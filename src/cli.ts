@@ -94,4 +94,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Pessimistic until main() settles: if the event loop ever ran dry with the work unfinished (a bug),
+// the process must not exit 0.
+process.exitCode = 1;
 process.exitCode = await main(process.argv.slice(2));

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'bin', 'pg-backups.js');
+export const CLI = join(ROOT, 'bin', 'pg-backups.cjs');
 
 export interface CliResult {
   code: number | null;
