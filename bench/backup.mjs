@@ -3,20 +3,23 @@
 // pipeline (pg_dumpall | gzip, pg_dumpall -g | gzip, pg_dump DB | gzip for each database), on a
 // generated cluster of realistic, not overly compressible data (>= 1 GB over 3 databases) served
 // by an embedded PostgreSQL 15. Wall time, throughput, peak RSS of the process tree, CPU split.
+// A fourth contender ("destinations") runs the same backup with S3 (a local s3rver) and a remote
+// host (a private sshd, rsync over ssh) enabled, and times the upload phase.
 //
 //   npm run bench                          # generate, measure once, clean up
 //   npm run bench -- --keep                # keep the generated cluster (reused by the next --keep run)
 //   npm run bench -- --keep --runs 3       # median of 3 rounds
 //   npm run bench -- --scale 0.1           # ~130 MB instead of ~1.3 GB (a quick try)
 //   options: --work-dir DIR (BENCH_WORK_DIR), --keep (BENCH_KEEP=1), --runs N (BENCH_RUNS),
-//            --scale X (BENCH_SCALE), --regenerate, --only floor,seed,pg-backups, --verbose
+//            --scale X (BENCH_SCALE), --regenerate, --only floor,seed,pg-backups,destinations, --verbose
 // See bench/README.md.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, chmodSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, tmpdir, totalmem, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { argv, chalk } from 'zx';
 
 const root = resolve(import.meta.dirname, '..');
@@ -27,7 +30,8 @@ const opt = {
   runs: Math.max(1, Number(argv.runs ?? process.env.BENCH_RUNS ?? 1) || 1),
   scale: Number(argv.scale ?? process.env.BENCH_SCALE ?? 1) || 1,
   regenerate: Boolean(argv.regenerate),
-  only: String(argv.only ?? 'floor,seed,pg-backups').split(','),
+  only: String(argv.only ?? 'floor,seed,pg-backups,destinations').split(','),
+  onlyGiven: argv.only !== undefined,
   verbose: Boolean(argv.verbose),
   // Before each measurement, wait (up to this many seconds) for the machine to be idle: on a shared
   // VM, other load slows the parallel contender (pg-backups) much more than the serial ones.
@@ -44,6 +48,7 @@ const CLK_TCK = 100;
 // ---------------------------------------------------------------------------------------------
 // Cleanup on every exit path: children of ours (by process group), the server, the temp dir.
 const children = new Set(); // pids of process groups we started
+const tempDirs = new Set(); // s3rver's and sshd's folders: removed at the end, even with --keep
 let server;
 let cleaned = false;
 function killChildren(signal = 'SIGTERM') {
@@ -67,7 +72,12 @@ async function cleanup() {
   cleaned = true;
   killChildren('SIGTERM');
   if (server) await server.stop().catch(() => {});
+  removeTempDirs();
   if (!opt.keep) rmSync(workDir, { recursive: true, force: true });
+}
+function removeTempDirs() {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
 }
 let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -81,6 +91,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 process.on('exit', () => {
   killChildren('SIGKILL');
+  removeTempDirs();
   if (!opt.keep && !cleaned) rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -170,8 +181,14 @@ async function waitQuiet() {
  * Runs one command; samples its process tree every 50 ms. Returns wall time (spawn to exit), the
  * max of the summed RSS of the tree, the max RSS of the root process, CPU seconds per command
  * name in the tree and in the server, and the machine's busy share.
+ *
+ * `servers` are other processes serving the command (s3rver, sshd and the sessions it forks): not
+ * in the tree's RSS, their CPU reported per server. `milestones` are checks ({ name, test }) run
+ * at every sample: the time each first passes is returned (`marks`, seconds after spawn); the
+ * first one also splits the peak RSS of the tree into before (`peakBefore`) and after
+ * (`peakAfter`) it.
  */
-function measure(label, command, args, { env, logFile, serverPid }) {
+function measure(label, command, args, { env, logFile, serverPid, servers = [], milestones = [] }) {
   return new Promise((resolveP, reject) => {
     const fd = openSync(logFile, 'w');
     const cpu0 = machineCpu();
@@ -179,8 +196,10 @@ function measure(label, command, args, { env, logFile, serverPid }) {
     unrelated.clear(); // pids get reused (pid_max may be as low as 32768)
     const procs0 = allProcs();
     const server0 = descendants(procs0, serverPid);
-    markUnrelated(procs0, new Set(server0.map((p) => p.pid)));
     const serverBase = new Map(server0.map((p) => [p.pid, p.cpu]));
+    const others0 = servers.map((s) => descendants(procs0, s.pid));
+    for (const list of others0) for (const p of list) serverBase.set(p.pid, p.cpu);
+    markUnrelated(procs0, new Set([...server0, ...others0.flat()].map((p) => p.pid)));
     const t0 = process.hrtime.bigint();
     const child = spawn(command, args, { env, stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
@@ -189,6 +208,16 @@ function measure(label, command, args, { env, logFile, serverPid }) {
     let peakRoot = 0;
     const cpuByPid = new Map(); // pid -> { comm, cpu }
     const serverCpu = new Map();
+    const otherCpu = servers.map(() => new Map());
+    const marks = {};
+    let peakBefore = 0;
+    let peakAfter = 0;
+    let rootAfter = 0;
+    const checkMilestones = (now) => {
+      for (const m of milestones) {
+        if (marks[m.name] === undefined && m.test()) marks[m.name] = now;
+      }
+    };
     let rootThreads = {};
     const sample = () => {
       const procs = allProcs();
@@ -206,9 +235,21 @@ function measure(label, command, args, { env, logFile, serverPid }) {
         cpuByPid.set(p.pid, { comm: p.comm, cpu: p.cpu });
       }
       peakTree = Math.max(peakTree, sum);
+      if (milestones.length) {
+        checkMilestones(Number(process.hrtime.bigint() - t0) / 1e9);
+        if (marks[milestones[0].name] === undefined) peakBefore = Math.max(peakBefore, sum);
+        else {
+          peakAfter = Math.max(peakAfter, sum);
+          rootAfter = Math.max(rootAfter, tree.find((p) => p.pid === child.pid)?.rss ?? 0);
+        }
+      }
       const srv = descendants(procs, serverPid);
       for (const p of srv) serverCpu.set(p.pid, { comm: p.comm, cpu: p.cpu - (serverBase.get(p.pid) ?? 0) });
-      markUnrelated(procs, new Set([...tree, ...srv].map((p) => p.pid)));
+      const others = servers.map((s) => descendants(procs, s.pid));
+      others.forEach((list, i) => {
+        for (const p of list) otherCpu[i].set(p.pid, { comm: p.comm, cpu: p.cpu - (serverBase.get(p.pid) ?? 0) });
+      });
+      markUnrelated(procs, new Set([...tree, ...srv, ...others.flat()].map((p) => p.pid)));
       if (opt.verbose && tree.length) for (const [k, v] of Object.entries(threadCpu(child.pid))) rootThreads[k] = Math.max(rootThreads[k] ?? 0, v);
     };
     const timer = setInterval(sample, 50);
@@ -221,6 +262,7 @@ function measure(label, command, args, { env, logFile, serverPid }) {
     child.once('exit', (code, signal) => {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       clearInterval(timer);
+      checkMilestones(wall); // passed within the last 50 ms: counted at the exit
       children.delete(child.pid);
       lastTree = [];
       const cpu1 = machineCpu();
@@ -236,7 +278,9 @@ function measure(label, command, args, { env, logFile, serverPid }) {
         for (const { comm, cpu } of m.values()) out[comm] = (out[comm] ?? 0) + cpu;
         return out;
       };
-      resolveP({ wall, peakTree, peakRoot, cpu: byComm(cpuByPid), serverCpu: byComm(serverCpu), busy, selfCpu, rootThreads });
+      const sumCpu = (m) => [...m.values()].reduce((a, p) => a + p.cpu, 0);
+      const destServerCpu = Object.fromEntries(servers.map((s, i) => [s.name, sumCpu(otherCpu[i])]));
+      resolveP({ wall, peakTree, peakRoot, cpu: byComm(cpuByPid), serverCpu: byComm(serverCpu), destServerCpu, marks, peakBefore, peakAfter, rootAfter, busy, selfCpu, rootThreads });
     });
   });
 }
@@ -510,6 +554,163 @@ function freePort() {
     });
   });
 }
+const execFileP = promisify(execFile);
+function portAccepts(port) {
+  return new Promise((res) => {
+    const sock = netConnect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      res(true);
+    });
+    sock.once('error', () => res(false));
+  });
+}
+/** Spawns a server in its own process group (stopped with the others at the end); waits for its port. */
+async function startServer(name, command, args, port, opts = {}) {
+  const proc = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...opts });
+  children.add(proc.pid);
+  let output = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => (output = (output + d).slice(-20_000)));
+  proc.once('exit', () => children.delete(proc.pid));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${output}`);
+    if (await portAccepts(port)) return { proc, pid: proc.pid, output: () => output };
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on 127.0.0.1:${port} within 15 s:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// S3: s3rver (npm) as a child process on 127.0.0.1, a random free port, its own temp directory,
+// under `node --openssl-legacy-provider` (without it, ListObjectsV2 pagination answers 500).
+// Credentials: s3rver's built-in account S3RVER/S3RVER, given to pg-backups in its environment.
+const S3RVER_KEY = 'S3RVER';
+async function startS3rver(bucket) {
+  const bin = join(root, 'node_modules', 's3rver', 'bin', 's3rver.js');
+  if (!existsSync(bin)) throw new Error(`s3rver is not installed (${bin}); run npm install (it is a dev dependency)`);
+  const dir = mkdtempSync(join(tmpdir(), 'pg-backups-bench-s3rver-'));
+  tempDirs.add(dir);
+  const port = await freePort();
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const srv = await startServer('s3rver', process.execPath, ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent'], port, { env });
+  const endpoint = `http://127.0.0.1:${port}`;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: S3RVER_KEY, secretAccessKey: S3RVER_KEY },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    client.destroy();
+  }
+  return {
+    ...srv,
+    dir,
+    bucket,
+    /** Where s3rver stores the objects under `prefix` (key `a/b` is the file `a/b._S3rver_object`). */
+    prefixDir: (prefix) => join(dir, bucket, prefix),
+    env: (prefix) => ({
+      S3_ENABLED: 'true',
+      S3_BUCKET: bucket,
+      S3_PREFIX: prefix,
+      S3_ENDPOINT: endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_REGION: 'us-east-1',
+      S3_ACCESS_KEY: S3RVER_KEY,
+      S3_SECRET_KEY: S3RVER_KEY,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    }),
+  };
+}
+
+// Remote host: a private OpenSSH server on 127.0.0.1 (random free port, generated ed25519 host and
+// client keys, a known_hosts file for [127.0.0.1]:PORT, key-only login as the current user, root
+// here), and a temp folder standing for the remote disk.
+async function startSshd() {
+  for (const tool of ['/usr/sbin/sshd', 'ssh-keygen', 'rsync', 'ssh']) {
+    const found = tool.startsWith('/') ? existsSync(tool) : await execFileP('sh', ['-c', `command -v ${tool}`]).then(() => true, () => false);
+    if (!found) throw new Error(`${tool} is missing (Debian: apt-get install openssh-server openssh-client rsync)`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pg-backups-bench-sshd-'));
+  tempDirs.add(dir);
+  chmodSync(dir, 0o700);
+  const remote = join(dir, 'remote');
+  mkdirSync(remote);
+  mkdirSync('/run/sshd', { recursive: true });
+  const keyPair = async (name) => {
+    const path = join(dir, name);
+    await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `pg-backups-bench-${name}`, '-f', path]);
+    return [path, readFileSync(`${path}.pub`, 'utf8').trim()];
+  };
+  const [hostKey, hostPub] = await keyPair('hostkey');
+  const [clientKey, clientPub] = await keyPair('client');
+  writeFileSync(join(dir, 'authorized_keys'), `${clientPub}\n`, { mode: 0o600 });
+  const port = await freePort();
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPub.split(/\s+/).slice(0, 2).join(' ')}\n`);
+  const user = userInfo().username;
+  const args = [
+    '-D', '-e', '-f', '/dev/null', '-p', String(port),
+    '-o', 'ListenAddress=127.0.0.1',
+    '-h', hostKey,
+    '-o', `AuthorizedKeysFile=${join(dir, 'authorized_keys')}`,
+    '-o', `PidFile=${join(dir, 'sshd.pid')}`,
+    '-o', 'StrictModes=no', // keys under /tmp fail the ownership check
+    '-o', 'PasswordAuthentication=no',
+    '-o', 'KbdInteractiveAuthentication=no',
+    '-o', 'PermitRootLogin=prohibit-password',
+    '-o', 'UsePAM=no',
+    '-o', 'Subsystem=sftp internal-sftp',
+    '-o', 'MaxStartups=50',
+    '-o', 'MaxSessions=50',
+  ];
+  const srv = await startServer('sshd', '/usr/sbin/sshd', args, port);
+  return {
+    ...srv,
+    dir,
+    remote,
+    env: (path) => ({
+      RSYNC_ENABLED: 'true',
+      RSYNC_HOST: '127.0.0.1',
+      RSYNC_PORT: String(port),
+      RSYNC_USER: user,
+      RSYNC_PATH: path,
+      RSYNC_SSH_KEY: clientKey,
+      RSYNC_KNOWN_HOSTS: knownHosts,
+    }),
+  };
+}
+
+/** The files of a folder (recursively): relative name -> size. */
+function filesOf(dir, base = '') {
+  const out = new Map();
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const rel = base ? `${base}/${e.name}` : e.name;
+    if (e.isDirectory()) for (const [k, v] of filesOf(join(dir, e.name), rel)) out.set(k, v);
+    else out.set(rel, statSync(join(dir, e.name)).size);
+  }
+  return out;
+}
+/** The objects s3rver holds under a folder: key (relative) -> size. */
+function s3rverObjects(dir) {
+  const out = new Map();
+  for (const [name, size] of filesOf(dir)) {
+    const m = /^(.*)\._S3rver_object$/.exec(name);
+    if (m) out.set(m[1], size);
+  }
+  return out;
+}
+const FOLDER_RE = /^\d{8}_\d{6}$/;
+const finishedFolder = (dir) => (existsSync(dir) ? readdirSync(dir).find((n) => FOLDER_RE.test(n)) : undefined);
+
 function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r, ri) => {
@@ -593,7 +794,7 @@ async function main() {
   const databases = dbSizes.map((d) => d.name);
 
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(PG[A-Z_]*|DATABASE_URL|BACKUP_[A-Z_]*|COMPRESSION_LEVEL)$/.test(k)) delete env[k];
+  for (const k of Object.keys(env)) if (/^(PG[A-Z_]*|DATABASE_URL|BACKUP_[A-Z_]*|COMPRESSION_LEVEL|S3_[A-Z_]*|RSYNC_[A-Z_]*|[A-Z]+_RETENTION_DAYS|RETRY_[A-Z_]*)$/.test(k)) delete env[k];
   Object.assign(env, { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: password });
 
   // Warm-up (not measured as a contender): every database through pg_dump once, counting bytes.
@@ -616,6 +817,23 @@ async function main() {
   }
   const totalDump = Object.values(dumpBytes).reduce((a, b) => a + b, 0);
   log(chalk.dim(`  ${fmt(mb(totalDump))} MB of plain SQL in ${fmt((Date.now() - warm0) / 1000)} s`));
+
+  // The destinations contender ships to servers of its own, started once (not measured, like
+  // PostgreSQL): s3rver and a private sshd, both on 127.0.0.1.
+  let dest;
+  if (opt.only.includes('destinations')) {
+    try {
+      log(chalk.bold('starting the destinations: s3rver and a private sshd on 127.0.0.1'));
+      const s3 = await startS3rver('pg-backups-bench');
+      const sshd = await startSshd();
+      dest = { s3, sshd };
+      log(chalk.dim(`  s3rver pid ${s3.pid} (${s3.dir}), sshd pid ${sshd.pid} (${sshd.remote})`));
+    } catch (err) {
+      if (opt.onlyGiven) throw err;
+      log(chalk.yellow(`skipping the destinations contender: ${err.message}`));
+      opt.only = opt.only.filter((k) => k !== 'destinations');
+    }
+  }
 
   const outDir = join(workDir, 'out');
   const dbArgs = databases;
@@ -645,8 +863,16 @@ async function main() {
       key: 'pg-backups',
       label: 'pg-backups backup',
       command: process.execPath,
-      args: [join(root, 'bin', 'pg-backups.js'), 'backup', '--backup-dir', join(outDir, 'pg-backups'), '--compression-level', level],
+      args: [join(root, 'bin', 'pg-backups.cjs'), 'backup', '--backup-dir', join(outDir, 'pg-backups'), '--compression-level', level],
       out: join(outDir, 'pg-backups'),
+    },
+    {
+      key: 'destinations',
+      label: 'pg-backups + S3 + remote',
+      command: process.execPath,
+      args: [join(root, 'bin', 'pg-backups.cjs'), 'backup', '--backup-dir', join(outDir, 'destinations'), '--compression-level', level],
+      out: join(outDir, 'destinations'),
+      destinations: true,
     },
   ].filter((c) => opt.only.includes(c.key));
 
@@ -657,9 +883,55 @@ async function main() {
       if (c.out) mkdirSync(c.out, { recursive: true });
       log(chalk.bold(`run ${run}/${opt.runs}: ${c.label}`));
       await waitQuiet();
-      const r = await measure(c.label, c.command, c.args, { env, logFile: join(workDir, `${c.key}.log`), serverPid });
+      let runEnv = env;
+      let servers = [];
+      let milestones = [];
+      let shipped;
+      if (c.destinations) {
+        // A fresh S3 prefix and remote folder per round: each holds exactly this round's backup.
+        const prefix = `bench-run${run}`;
+        const remotePath = join(dest.sshd.remote, `run${run}`);
+        runEnv = { ...env, ...dest.s3.env(prefix), ...dest.sshd.env(remotePath) };
+        servers = [
+          { name: 's3rver', pid: dest.s3.pid },
+          { name: 'sshd', pid: dest.sshd.pid },
+        ];
+        let folder;
+        milestones = [
+          { name: 'local', test: () => (folder ??= finishedFolder(c.out)) !== undefined },
+          { name: 's3', test: () => folder !== undefined && existsSync(join(dest.s3.prefixDir(prefix), folder, 'manifest.json._S3rver_object')) },
+          { name: 'remote', test: () => folder !== undefined && existsSync(join(remotePath, folder)) },
+        ];
+        shipped = () => {
+          // The backup really arrived: the same files, of the same sizes, locally, in s3rver's
+          // folder and on the "remote disk"; nothing hidden (markers, partial folders) left over.
+          const name = finishedFolder(c.out);
+          if (!name) throw new Error(`${c.label}: no finished backup folder in ${c.out}`);
+          const local = filesOf(join(c.out, name));
+          const s3 = s3rverObjects(dest.s3.prefixDir(prefix));
+          const remote = filesOf(remotePath);
+          const want = [...local].map(([k, v]) => `${name}/${k} ${v}`).sort().join('\n');
+          const show = (m) => [...m].map(([k, v]) => `${k} ${v}`).sort().join('\n');
+          if (show(s3) !== want) throw new Error(`${c.label}: S3 does not hold the local backup.\nlocal:\n${want}\nS3 (${dest.s3.prefixDir(prefix)}):\n${show(s3)}`);
+          if (show(remote) !== want) throw new Error(`${c.label}: the remote folder does not hold the local backup.\nlocal:\n${want}\nremote (${remotePath}):\n${show(remote)}`);
+          const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+          const out = { folder: name, files: local.size, local: sum(local), s3: sum(s3), remote: sum(remote) };
+          // Free the disk for the next round (s3rver keeps running; its bucket stays).
+          rmSync(dest.s3.prefixDir(prefix), { recursive: true, force: true });
+          rmSync(remotePath, { recursive: true, force: true });
+          return out;
+        };
+      }
+      const r = await measure(c.label, c.command, c.args, { env: runEnv, logFile: join(workDir, `${c.key}.log`), serverPid, servers, milestones });
       r.outBytes = c.out ? dirBytes(c.out) : 0;
-      const ours = (Object.values(r.cpu).reduce((x, y) => x + y, 0) + Object.values(r.serverCpu).reduce((x, y) => x + y, 0) + r.selfCpu) / (r.wall * availableParallelism());
+      if (shipped) {
+        r.shipped = shipped();
+        const m = r.marks;
+        const at = (k) => (m[k] === undefined ? '-' : `${fmt(m[k], 1)} s`);
+        log(chalk.dim(`  arrived: ${r.shipped.files} files, local ${fmt(mb(r.shipped.local))} MB = S3 ${fmt(mb(r.shipped.s3))} MB = remote ${fmt(mb(r.shipped.remote))} MB; local backup done at ${at('local')}, S3 at ${at('s3')}, remote at ${at('remote')}, exit at ${fmt(r.wall, 1)} s; peak RSS dump phase ${fmt(mb(r.peakBefore))} MB, upload phase ${fmt(mb(r.peakAfter))} MB (node alone ${fmt(mb(r.rootAfter))} MB); s3rver ${fmt(r.destServerCpu.s3rver)} CPU s, sshd ${fmt(r.destServerCpu.sshd)} CPU s`));
+      }
+      const destCpu = Object.values(r.destServerCpu).reduce((x, y) => x + y, 0);
+      const ours = (Object.values(r.cpu).reduce((x, y) => x + y, 0) + Object.values(r.serverCpu).reduce((x, y) => x + y, 0) + destCpu + r.selfCpu) / (r.wall * availableParallelism());
       r.others = Math.max(0, r.busy - ours);
       results[c.key].push(r);
       const cpuText = Object.entries(r.cpu).filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${fmt(s)}`).join(', ');
@@ -697,6 +969,18 @@ async function main() {
       busy: median(rs.map((r) => r.busy)),
       others: median(rs.map((r) => r.others)),
     };
+    if (c.destinations) {
+      const markOf = (k) => median(rs.map((r) => r.marks[k] ?? NaN));
+      Object.assign(agg[c.key], {
+        marks: { local: markOf('local'), s3: markOf('s3'), remote: markOf('remote') },
+        peakBefore: Math.max(...rs.map((r) => r.peakBefore)),
+        peakAfter: Math.max(...rs.map((r) => r.peakAfter)),
+        rootAfter: Math.max(...rs.map((r) => r.rootAfter)),
+        s3rverCpu: median(rs.map((r) => r.destServerCpu.s3rver)),
+        sshdCpu: median(rs.map((r) => r.destServerCpu.sshd)),
+        shipped: rs[rs.length - 1].shipped,
+      });
+    }
   }
   const head = ['', 'wall s', 'MB/s', 'peak RSS MB', 'output MB', 'gzip ratio', 'CPU s (tree)', 'CPU s (server)', 'machine busy', 'others'];
   const rows = [head];
@@ -740,6 +1024,26 @@ async function main() {
     const ok = pb.peakTree < 200e6;
     console.log(`  peak RSS, whole tree (node + pg_dump): ${fmt(mb(pb.peakTree))} MB  (target < 200 MB) ${ok ? chalk.green('OK') : chalk.red('MISSED')}`);
     console.log(`  peak RSS, the node process alone:      ${fmt(mb(pb.peakRoot))} MB`);
+  }
+  const d = agg.destinations;
+  if (d) {
+    const sh = d.shipped;
+    const bytes = mb(sh.local);
+    console.log('');
+    console.log(chalk.bold('pg-backups + S3 + remote'));
+    console.log(`  exit 0; the backup arrived: ${sh.files} files, local ${fmt(bytes)} MB = S3 ${fmt(mb(sh.s3))} MB (s3rver's folder) = remote ${fmt(mb(sh.remote))} MB (RSYNC_PATH)`);
+    if (pb) {
+      const up = d.wall - pb.wall;
+      console.log(`  upload phase = wall - local-only pg-backups wall: ${fmt(d.wall, 2)} - ${fmt(pb.wall, 2)} = ${fmt(up, 2)} s; ${fmt(2 * bytes)} MB shipped (${fmt(bytes)} MB to each destination): ${fmt((2 * bytes) / up)} MB/s`);
+    } else {
+      console.log(chalk.dim('  (run the pg-backups contender too for the upload phase as wall - local-only wall)'));
+    }
+    const m = d.marks;
+    const since = (k) => m[k] - m.local;
+    console.log(`  seen in the sampling: local backup finished at ${fmt(m.local, 1)} s; then S3 done after ${fmt(since('s3'), 1)} s (${fmt(bytes / since('s3'))} MB/s), remote after ${fmt(since('remote'), 1)} s (${fmt(bytes / since('remote'))} MB/s), exit after ${fmt(d.wall - m.local, 1)} s`);
+    console.log(`  peak RSS of the tree (node, pg_dump, rsync, ssh; not s3rver, not sshd): dump phase ${fmt(mb(d.peakBefore))} MB, upload phase ${fmt(mb(d.peakAfter))} MB (target < 200 MB) ${d.peakTree < 200e6 ? chalk.green('OK') : chalk.red('MISSED')}`);
+    console.log(`  peak RSS of the node process alone: ${fmt(mb(d.peakRoot))} MB, in the upload phase ${fmt(mb(d.rootAfter))} MB`);
+    console.log(`  CPU s of the servers (on the same cores): s3rver ${fmt(d.s3rverCpu)}, sshd + its sessions (rsync --server) ${fmt(d.sshdCpu)}`);
   }
 }
 

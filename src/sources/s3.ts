@@ -54,7 +54,7 @@ const READ_CONCURRENCY = 8;
 export interface S3Tuning {
   /** Bytes per part of a multipart upload (at least 5 MiB); default 8 MiB, more for huge files. */
   partSize?: number;
-  /** Parts uploaded at once per file (memory: about (queueSize + 1) x partSize); default 4. */
+  /** Parts uploaded at once per file (memory: about (queueSize + 1) x partSize); default 2, which keeps a run with S3 under 200 MB. */
   queueSize?: number;
 }
 
@@ -96,7 +96,7 @@ export class S3Destination implements Destination {
     this.location = `s3://${settings.bucket}${settings.prefix ? `/${settings.prefix}` : ''}`;
     this.base = settings.prefix ? `${settings.prefix}/` : '';
     this.partSize = Math.max(5 * MiB, tuning.partSize ?? DEFAULT_PART_SIZE);
-    this.queueSize = Math.max(1, tuning.queueSize ?? 4);
+    this.queueSize = Math.max(1, tuning.queueSize ?? 2);
     // The SDK warns on every client creation on Node 20; it still works there.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const config: S3ClientConfig = {
