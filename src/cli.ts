@@ -6,12 +6,13 @@ import { EXIT_CODES_HELP, type Command } from './commands/command.js';
 import { listCommand } from './commands/list.js';
 import { createOutput } from './commands/output.js';
 import { pruneCommand } from './commands/prune.js';
+import { restoreCommand } from './commands/restore.js';
 import { verifyCommand } from './commands/verify.js';
 import { AbortedError, UsageError, describeError, exitCodeFor } from './core/errors.js';
 import { redact } from './core/secrets.js';
 import { TOOL_VERSION } from './core/version.js';
 
-const COMMANDS: Command[] = [backupCommand, listCommand, verifyCommand, pruneCommand];
+const COMMANDS: Command[] = [backupCommand, restoreCommand, listCommand, verifyCommand, pruneCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,94 @@
+import { UsageError } from '../core/errors.js';
+import { runRestore } from '../core/restore/restore-service.js';
+import { readPgBinDir } from '../core/settings/backup.js';
+import { readConnection } from '../core/settings/connection.js';
+import { anyRestoreSetting, readRestoreRequest } from '../core/settings/restore.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
+import { formatBytes } from './output.js';
+import { selectSources } from './sources.js';
+
+const WHAT_TO_SET = `set RESTORE_TYPE (cluster|globals|database), RESTORE_SOURCE (local|s3|remote), RESTORE_FOLDER (a folder name or latest) and, for a database, RESTORE_DATABASE; e.g. RESTORE_SOURCE=local RESTORE_FOLDER=latest RESTORE_TYPE=database RESTORE_DATABASE=app pg-backups restore`;
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'restores a cluster, the globals or one database from a backup on any source',
+  maxPositionals: 0,
+  options: {
+    ...CONNECTION_OPTIONS,
+    ...DESTINATION_OPTIONS,
+    source: { type: 'string' },
+    folder: { type: 'string' },
+    type: { type: 'string' },
+    database: { type: 'string' },
+    'target-database': { type: 'string' },
+    overwrite: { type: 'boolean' },
+    'restore-dir': { type: 'string' },
+    'backup-dir': { type: 'string' },
+    'pg-bin-dir': { type: 'string' },
+  },
+  help: `Usage: pg-backups restore [options]
+
+Restores from a backup on local disk, S3 or the remote host. The files it needs are downloaded into
+RESTORE_DIR and verified (gzip stream, size, sha256) before the target is touched; a damaged backup
+stops the restore with exit 3. It never asks anything when RESTORE_* settings (or the flags) are given.
+
+  --type cluster|globals|database  RESTORE_TYPE
+  --source local|s3|remote         RESTORE_SOURCE (default: the only enabled source)
+  --folder NAME|latest             RESTORE_FOLDER (default latest: the newest finished backup)
+  --database NAME                  RESTORE_DATABASE (with --type database)
+  --target-database NAME           RESTORE_TARGET_DATABASE: restore under another name (a test restore)
+  --overwrite                      RESTORE_OVERWRITE=true: replace a database that exists
+  --restore-dir DIR                RESTORE_DIR (default /restore): where downloads go
+  --backup-dir DIR                 BACKUP_DIR (default /backups): the local source
+  --pg-bin-dir DIR                 PG_BIN_DIR: where psql is (default: install places, then PATH)
+  --json                           a summary as JSON on stdout
+${CONNECTION_HELP}
+S3 and the remote host: the settings of \`pg-backups backup --help\`.
+
+A database is restored into a staging database and swapped in only when the restore succeeded: a
+failure part-way leaves the existing database as it was. A cluster restore is for a fresh server.
+
+${EXIT_CODES_HELP}
+`,
+  async run(ctx) {
+    const input = { env: ctx.env, flags: ctx.flags };
+    if (!anyRestoreSetting(input)) {
+      const interactive = process.stdin.isTTY && process.stdout.isTTY && !ctx.env.CI;
+      throw new UsageError(
+        interactive
+          ? `the interactive restore screen is not in this version yet; ${WHAT_TO_SET}`
+          : `nothing to restore: no terminal to ask in, and no RESTORE_* settings; ${WHAT_TO_SET}`,
+      );
+    }
+    const sources = selectSources(input);
+    const enabled = [sources.local, ...sources.destinations].map((s) => s.kind);
+    const request = readRestoreRequest(input, enabled);
+    const source = [sources.local, ...sources.destinations].find((s) => s.kind === request.source)!;
+    const conn = readConnection(input);
+    const summary = await runRestore({
+      request,
+      source,
+      conn,
+      pgBinDir: readPgBinDir(input),
+      signal: ctx.signal,
+      onEvent: (e) => {
+        if (e.type === 'step') ctx.out.log(e.message);
+        else if (e.type === 'warning') ctx.out.warn(e.message);
+        else if (e.type === 'verified') ctx.out.log(`verified ${e.file}`);
+        else if (e.type === 'download' && e.bytes === 0) ctx.out.log(`downloading ${e.file} (${formatBytes(e.totalBytes)})`);
+      },
+    });
+    ctx.out.printJson({
+      ok: true,
+      folder: summary.folder,
+      source: summary.source,
+      type: summary.type,
+      database: request.database ?? null,
+      target: summary.outcome.target,
+      files: summary.files.map((f) => ({ name: f.name, path: f.path, bytes: f.bytes, sha256: f.sha256 })),
+      warnings: summary.outcome.warnings,
+    });
+    ctx.out.print(`restored ${summary.type} ${summary.outcome.target} from ${summary.folder} (${summary.source})`);
+    return 0;
+  },
+};

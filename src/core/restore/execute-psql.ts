@@ -1,0 +1,164 @@
+// psql fed from a .sql.gz: file -> gunzip -> SqlRewriter -> psql's stdin, streamed with
+// backpressure. psql runs with -X -w -v ON_ERROR_STOP=1 and the password only in its environment.
+// When the input fails (damaged gzip, incomplete SQL, a refused statement) psql is killed before it
+// could see the end of its input, so it never finishes a half-fed script as if it were whole.
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { AbortedError, ExternalError, VerificationError, messageOf } from '../errors.js';
+import { redact } from '../secrets.js';
+import { startTool } from '../process/run-tool.js';
+import type { ClientTools } from '../postgres/client-tools.js';
+import { libpqEnv, type ConnectionSettings } from '../settings/connection.js';
+import { SqlRewriter, type RewriteOptions, type TocMark } from './sql-rewrite.js';
+
+export interface PsqlRun {
+  tools: ClientTools;
+  conn: ConnectionSettings;
+  /** The database psql connects to first. */
+  database: string;
+  file: string;
+  rewrite: RewriteOptions;
+  signal: AbortSignal;
+  label: string;
+  /** psql's application_name (unique per run: its server sessions can be found and ended). */
+  appName: string;
+}
+
+export interface PsqlResult {
+  rewriter: SqlRewriter;
+  warnings: string[];
+}
+
+/** psql failed on the SQL: its own message, and where in the file. */
+export class PsqlFailure extends Error {
+  constructor(
+    readonly psqlMessage: string,
+    readonly where: string | undefined,
+  ) {
+    super(where ? `${psqlMessage} (at ${where})` : psqlMessage);
+  }
+}
+
+export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
+  if (run.signal.aborted) throw new AbortedError();
+  const rewriter = new SqlRewriter(run.rewrite);
+  const env = libpqEnv(run.conn, run.database);
+  env.PGAPPNAME = run.appName;
+  const proc = startTool({
+    command: run.tools.path('psql'),
+    args: ['-X', '-w', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=default', '-f', '-'],
+    env,
+    label: run.label,
+    signal: run.signal,
+    stdin: 'pipe',
+    stdout: 'ignore',
+  });
+  const stdin = proc.stdin!;
+  stdin.on('error', () => {}); // EPIPE when psql stopped early: psql's own exit says why
+
+  let feedError: unknown;
+  let psqlGone = false;
+  try {
+    await pipeline(createReadStream(run.file), createGunzip(), rewriter, (src: AsyncIterable<Buffer>) => feed(src, stdin), { signal: run.signal });
+    stdin.end();
+  } catch (err) {
+    feedError = err;
+    // psql closed its input (it stopped at an error): its exit status and message are what counts.
+    // Otherwise the input failed: kill psql before it could read the end of a half-fed script.
+    const code = (err as NodeJS.ErrnoException).code;
+    psqlGone = !run.signal.aborted && (err instanceof PsqlGone || stdin.destroyed || code === 'EPIPE' || code === 'ABORT_ERR' || code === 'ERR_STREAM_DESTROYED');
+    if (psqlGone && (err instanceof VerificationError)) psqlGone = false;
+    if (!psqlGone) proc.kill();
+  }
+  let psqlError: unknown;
+  try {
+    await proc.done;
+  } catch (err) {
+    psqlError = err;
+  }
+  const stderr = proc.stderrText();
+  if (run.signal.aborted) throw new AbortedError(`${run.label} was stopped`);
+  if (feedError !== undefined && !psqlGone) {
+    if (feedError instanceof VerificationError || feedError instanceof AbortedError) throw feedError;
+    const code = (feedError as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('Z_') || /unexpected end of file|incorrect header check|invalid/i.test(messageOf(feedError))) {
+      throw new VerificationError(`${run.rewrite.label ?? run.file} is damaged: gunzip failed (${messageOf(feedError)})`);
+    }
+    throw new ExternalError(redact(`reading ${run.file} for psql failed: ${messageOf(feedError)}`));
+  }
+  if (psqlError !== undefined) {
+    if (psqlError instanceof AbortedError) throw psqlError;
+    const message = psqlMessage(stderr) ?? messageOf(psqlError);
+    throw new PsqlFailure(redact(message), whereInFile(stderr, rewriter.tocMarks));
+  }
+  if (feedError !== undefined) {
+    throw new PsqlFailure(redact(`psql stopped reading its input before the end${psqlMessage(stderr) ? `: ${psqlMessage(stderr)}` : ''}`), undefined);
+  }
+  return { rewriter, warnings: warningsOf(stderr) };
+}
+
+class PsqlGone extends Error {}
+
+async function feed(src: AsyncIterable<Buffer>, stdin: Writable): Promise<void> {
+  for await (const chunk of src) {
+    if (stdin.destroyed || stdin.writableEnded) throw new PsqlGone('psql closed its input');
+    if (!stdin.write(chunk)) {
+      if (stdin.destroyed) throw new PsqlGone('psql closed its input');
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stdin.off('drain', done);
+          stdin.off('close', done);
+          stdin.off('error', done);
+          resolve();
+        };
+        stdin.on('drain', done);
+        stdin.on('close', done);
+        stdin.on('error', done);
+      });
+    }
+  }
+}
+
+/** psql's error, from its first ERROR/FATAL line on (with DETAIL/HINT), as one line. */
+export function psqlMessage(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  const first = lines.findIndex((l) => /\b(ERROR|FATAL|PANIC):|^psql: error:|invalid command|could not/.test(l));
+  if (first < 0) return lines.length > 0 ? lines.slice(-3).join(' | ').slice(0, 2000) : undefined;
+  const picked = [lines[first]!];
+  for (const l of lines.slice(first + 1, first + 4)) {
+    // Not the LINE n: echo of the statement: it can hold a role's password hash.
+    const text = l.replace(/^psql:[^:]*:\d+:\s*/, '').trim();
+    if (/^(DETAIL|HINT|CONTEXT):/.test(text)) picked.push(text.slice(0, 300));
+    else if (!/^LINE \d+:|^\^$/.test(text)) break;
+  }
+  return picked.join(' | ').slice(0, 2000);
+}
+
+/** "line 1234 of the SQL, TABLE DATA sales.orders" from psql's psql:<stdin>:N: prefix. */
+function whereInFile(stderr: string, marks: TocMark[]): string | undefined {
+  const m = /psql:[^:\n]*:(\d+):\s*(?:ERROR|FATAL)/.exec(stderr);
+  if (!m) return undefined;
+  const line = Number(m[1]);
+  let mark: TocMark | undefined;
+  let lo = 0;
+  let hi = marks.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (marks[mid]!.line <= line) {
+      mark = marks[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return mark ? `line ${line} of the SQL, in ${mark.what}` : `line ${line} of the SQL`;
+}
+
+function warningsOf(stderr: string): string[] {
+  const out: string[] = [];
+  for (const l of stderr.split('\n')) {
+    const m = /\bWARNING:\s+(.*)$/.exec(l);
+    if (m && !out.includes(m[1]!) && out.length < 20) out.push(m[1]!);
+  }
+  return out;
+}

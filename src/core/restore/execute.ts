@@ -1,0 +1,336 @@
+// Restores one verified local .sql.gz with psql: the whole cluster (onto a fresh server), the
+// globals (roles and tablespaces), or one database, safely: a database is restored into a staging
+// database and swapped into place only when psql has finished without an error, so a restore that
+// fails or is stopped part-way leaves the existing target exactly as it was.
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../errors.js';
+import { redact } from '../secrets.js';
+import type { Manifest } from '../backup/manifest.js';
+import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
+import { inspectServer, type ServerInfo } from '../postgres/server.js';
+import { describeServer, type ConnectionSettings } from '../settings/connection.js';
+import type { RestoreEvent, RestoreType } from './model.js';
+import { dropDatabase, endSessionsOf, maintenanceDb, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
+import { PsqlFailure, runPsqlFile } from './execute-psql.js';
+import { SqlRewriter } from './sql-rewrite.js';
+
+export interface ExecuteRestore {
+  type: RestoreType;
+  /** A verified local .sql.gz. */
+  file: string;
+  /** Absent for legacy backups. */
+  manifest?: Manifest;
+  conn: ConnectionSettings;
+  /** type database: the name in the backup. */
+  database?: string;
+  /** type database: restore under this name (default: database). */
+  targetDatabase?: string;
+  overwrite: boolean;
+  pgBinDir?: string;
+  signal: AbortSignal;
+  onEvent?: (e: RestoreEvent) => void;
+}
+
+export interface RestoreOutcome {
+  type: RestoreType;
+  /** The database restored (type database), or the server (cluster, globals). */
+  target: string;
+  psqlVersion: string;
+  warnings: string[];
+}
+
+const OVERWRITE_HINT = 'set RESTORE_OVERWRITE=true (or --overwrite) to replace it, or RESTORE_TARGET_DATABASE to restore it under another name';
+
+export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcome> {
+  const emit = req.onEvent ?? (() => {});
+  const step = (message: string) => emit({ type: 'step', message });
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    emit({ type: 'warning', message });
+  };
+  if (req.signal.aborted) throw new AbortedError();
+
+  let target: string | undefined;
+  if (req.type === 'database') {
+    if (!req.database) throw new UsageError('RESTORE_DATABASE is not set; a database restore needs the name of the database in the backup, e.g. RESTORE_DATABASE=app');
+    target = req.targetDatabase ?? req.database;
+    checkDatabaseName(target, req.targetDatabase !== undefined ? 'RESTORE_TARGET_DATABASE' : 'RESTORE_DATABASE');
+  }
+
+  step('reading the backup file header');
+  const header = await readHeader(req.file, req.signal);
+  const where = describeServer(req.conn);
+  step(`checking the server at ${where}`);
+  const server = await inspectServer(req.conn);
+  const dumpServerMajor = req.manifest?.server.major ?? header.dumpedFromMajor;
+  if (dumpServerMajor !== undefined && server.major < dumpServerMajor) {
+    const from = req.manifest?.server.version ?? String(dumpServerMajor);
+    throw new UsageError(
+      `the backup was made from PostgreSQL ${from} and the server at ${where} runs PostgreSQL ${server.version}, an older major; a dump does not restore into an older major; restore onto a PostgreSQL ${dumpServerMajor} or newer server`,
+    );
+  }
+  const minMajor = req.manifest?.pgDump.major ?? Math.max(server.major, header.dumpedByMajor ?? 0);
+  const tools = await findClientTools({
+    tools: ['psql'],
+    minMajor,
+    purpose: req.manifest
+      ? `a backup made with pg_dump ${req.manifest.pgDump.version}`
+      : `a backup restored onto ${where} (PostgreSQL ${server.version})`,
+    pgBinDir: req.pgBinDir,
+  });
+  step(`using psql ${tools.version} from ${tools.dir}`);
+  const stripRestrict = !knowsRestrict(tools.version);
+  const currentUser = await withClient(req.conn, req.conn.database, async (c) => {
+    const r = await c.query<{ u: string }>('SELECT current_user AS u');
+    return r.rows[0]!.u;
+  });
+
+  if (req.type === 'database') {
+    await restoreDatabase(req, { target: target!, server, tools, stripRestrict, step, warn });
+    return { type: 'database', target: target!, psqlVersion: tools.version, warnings };
+  }
+  await restoreGlobalsOrCluster(req, { server, tools, stripRestrict, currentUser, step, warn });
+  return { type: req.type, target: where, psqlVersion: tools.version, warnings };
+}
+
+interface Ctx {
+  server: ServerInfo;
+  tools: ClientTools;
+  stripRestrict: boolean;
+  step: (m: string) => void;
+  warn: (m: string) => void;
+}
+
+async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string }): Promise<void> {
+  const { target, server, step } = ctx;
+  const original = req.database!;
+  const where = describeServer(req.conn);
+  if (target === 'template0') throw new UsageError('RESTORE_TARGET_DATABASE=template0: template0 cannot be restored into; choose another name, e.g. RESTORE_TARGET_DATABASE=app_restored');
+  const staging = sideName(target, 'restore');
+  const maintenance = maintenanceDb(req.conn, [staging, target]);
+  const exists = await withClient(req.conn, maintenance, async (c) => {
+    const r = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [[target, staging]]);
+    return new Set(r.rows.map((row) => row.datname));
+  });
+  if (exists.has(staging)) throw new ExternalError(`the staging name ${JSON.stringify(staging)} is taken on ${where}; try again`);
+  if (exists.has(target) && !req.overwrite) {
+    throw new UsageError(`database ${JSON.stringify(target)} already exists on ${where}; nothing was restored; ${OVERWRITE_HINT}`);
+  }
+  const label = `restore of database ${JSON.stringify(original)}${target !== original ? ` as ${JSON.stringify(target)}` : ''}`;
+  step(`restoring ${JSON.stringify(original)} into the staging database ${JSON.stringify(staging)}`);
+  const untouched = exists.has(target) ? `the existing database ${JSON.stringify(target)} is as it was` : `no database ${JSON.stringify(target)} was created`;
+  const appName = `pgb ${staging}`;
+  const cleanUp = async (): Promise<string> => {
+    step(`dropping the staging database ${JSON.stringify(staging)}`);
+    try {
+      await endSessionsOf(req.conn, maintenance, appName);
+      await dropDatabase(req.conn, maintenance, staging, server.major);
+      return `the staging database was dropped and ${untouched}`;
+    } catch (err) {
+      return redact(`${untouched}, but the staging database ${JSON.stringify(staging)} could not be dropped (${messageOf(err)}); drop it with DROP DATABASE "${staging}"`);
+    }
+  };
+  try {
+    const result = await runPsqlFile({
+      tools: ctx.tools,
+      conn: req.conn,
+      database: maintenance,
+      file: req.file,
+      rewrite: { mode: 'database', database: original, staging, stripRestrict: ctx.stripRestrict, serverMajor: server.major, label: fileLabel(req.file) },
+      signal: req.signal,
+      label: `psql (${label})`,
+      appName,
+    });
+    for (const w of result.warnings) ctx.warn(`psql: ${w}`);
+  } catch (err) {
+    const after = await cleanUp();
+    if (err instanceof AbortedError) throw new AbortedError(`${label} was stopped before it finished; ${after}`);
+    if (err instanceof VerificationError) throw new VerificationError(`${err.message}; ${after}`);
+    if (err instanceof PsqlFailure) {
+      throw new ExternalError(`${label} failed while psql ran the backup into the staging database ${JSON.stringify(staging)}${err.where ? ` (${err.where})` : ''}: ${err.psqlMessage}${hintFor(err.psqlMessage)}; ${after}`);
+    }
+    throw new ExternalError(redact(`${label} failed: ${messageOf(err)}; ${after}`));
+  }
+  if (req.signal.aborted) {
+    const after = await cleanUp();
+    throw new AbortedError(`${label} was stopped before it finished; ${after}`);
+  }
+  // From here on the swap runs to its end: it is short, and stopping it half-way helps nobody.
+  try {
+    const swap = await swapIntoPlace(req.conn, { staging, target, overwrite: req.overwrite, serverMajor: server.major, step });
+    for (const w of swap.warnings) ctx.warn(w);
+  } catch (err) {
+    const after = await cleanUp();
+    if (err instanceof SwapRefused) {
+      throw new UsageError(`database ${JSON.stringify(target)} appeared on ${where} while the restore ran; ${after}; ${OVERWRITE_HINT}`);
+    }
+    throw new ExternalError(redact(`${label}: putting the restored database in place failed: ${messageOf(err)}; ${after}`));
+  }
+  step(`database ${JSON.stringify(target)} restored`);
+}
+
+async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { currentUser: string }): Promise<void> {
+  const { step } = ctx;
+  const where = describeServer(req.conn);
+  const kind = req.type as 'globals' | 'cluster';
+  // What the file would create, against what the server has: a cluster restore is for a fresh
+  // server, and the globals create roles that must not exist yet (overwrite: update them instead).
+  step(`reading what the ${kind} file creates`);
+  const scan = await scanFile(req.file, { untilFirstConnect: kind === 'globals' || req.manifest !== undefined, signal: req.signal });
+  const have = await withClient(req.conn, req.conn.database, async (c) => {
+    const roles = await c.query<{ n: string }>('SELECT rolname AS n FROM pg_roles');
+    const spaces = await c.query<{ n: string }>('SELECT spcname AS n FROM pg_tablespace');
+    return { roles: new Set(roles.rows.map((r) => r.n)), spaces: new Set(spaces.rows.map((r) => r.n)) };
+  });
+  const dbNames = new Set(ctx.server.databases.map((d) => d.name));
+  const createdDbs = kind === 'cluster' ? (req.manifest ? req.manifest.clusterDatabases.filter((d) => d !== 'postgres' && d !== 'template1') : scan.createdDatabases) : [];
+  const roleClash = scan.createdRoles.filter((r) => have.roles.has(r) && r !== ctx.currentUser);
+  const spaceClash = scan.createdTablespaces.filter((s) => have.spaces.has(s));
+  const dbClash = createdDbs.filter((d) => dbNames.has(d));
+  const list = (xs: string[]) => xs.slice(0, 10).map((x) => JSON.stringify(x)).join(', ') + (xs.length > 10 ? `, and ${xs.length - 10} more` : '');
+
+  if (kind === 'cluster' && (dbClash.length > 0 || roleClash.length > 0 || spaceClash.length > 0)) {
+    const what = [
+      dbClash.length > 0 ? `database(s) ${list(dbClash)}` : '',
+      roleClash.length > 0 ? `role(s) ${list(roleClash)}` : '',
+      spaceClash.length > 0 ? `tablespace(s) ${list(spaceClash)}` : '',
+    ].filter((s) => s !== '');
+    throw new UsageError(
+      `the server at ${where} is not fresh: it already has ${what.join(' and ')} that the cluster backup creates; nothing was restored; a cluster restore only goes onto a fresh server${req.overwrite ? ' (RESTORE_OVERWRITE does not apply to it)' : ''}; to replace databases on this server restore the globals (RESTORE_TYPE=globals) and then each database (RESTORE_TYPE=database with RESTORE_OVERWRITE=true), or restore the cluster onto a new server`,
+    );
+  }
+  if (kind === 'globals' && (spaceClash.length > 0 || (roleClash.length > 0 && !req.overwrite))) {
+    const parts = [roleClash.length > 0 ? `role(s) ${list(roleClash)}` : '', spaceClash.length > 0 ? `tablespace(s) ${list(spaceClash)}` : ''].filter((s) => s !== '');
+    throw new UsageError(
+      `the server at ${where} already has ${parts.join(' and ')} that the globals backup creates; nothing was restored; ${spaceClash.length > 0 ? 'drop the tablespaces or restore onto a fresh server' : 'set RESTORE_OVERWRITE=true (or --overwrite) to give the existing roles the attributes, passwords and memberships of the backup'}`,
+    );
+  }
+  const existingRoles = new Set([ctx.currentUser, ...(req.overwrite ? roleClash : [])]);
+  if (req.overwrite && roleClash.length > 0) ctx.warn(`existing role(s) ${list(roleClash)} get the attributes, passwords and memberships of the backup`);
+
+  step(`restoring the ${kind} onto ${where} with psql`);
+  const appName = `pgb restore ${kind} ${randomBytes(6).toString('hex')}`;
+  try {
+    const result = await runPsqlFile({
+      tools: ctx.tools,
+      conn: req.conn,
+      database: req.conn.database,
+      file: req.file,
+      rewrite: { mode: kind, existingRoles, stripRestrict: ctx.stripRestrict, serverMajor: ctx.server.major, label: fileLabel(req.file) },
+      signal: req.signal,
+      label: `psql (restore of the ${kind})`,
+      appName,
+    });
+    for (const w of result.warnings) ctx.warn(`psql: ${w}`);
+  } catch (err) {
+    await endSessionsOf(req.conn, req.conn.database, appName).catch(() => {});
+    const state = await partialState(req, ctx.server, kind);
+    if (err instanceof AbortedError) throw new AbortedError(`the ${kind} restore was stopped before it finished; ${state}`);
+    if (err instanceof VerificationError) throw new VerificationError(`${err.message}; ${state}`);
+    if (err instanceof PsqlFailure) {
+      throw new ExternalError(`the ${kind} restore failed${err.where ? ` (${err.where})` : ''}: ${err.psqlMessage}${hintFor(err.psqlMessage)}; ${state}`);
+    }
+    throw new ExternalError(redact(`the ${kind} restore failed: ${messageOf(err)}; ${state}`));
+  }
+  step(`${kind} restored onto ${where}`);
+}
+
+/** What a failed globals/cluster restore left behind (they cannot run in one transaction). */
+async function partialState(req: ExecuteRestore, before: ServerInfo, kind: 'globals' | 'cluster'): Promise<string> {
+  if (kind === 'globals') return 'the roles and tablespaces created before the error are still there (CREATE TABLESPACE cannot run in a transaction, so the globals are not restored in one)';
+  try {
+    const now = await inspectServer(req.conn);
+    const had = new Set(before.databases.map((d) => d.name));
+    const added = now.databases.map((d) => d.name).filter((n) => !had.has(n));
+    return `the server holds part of the cluster${added.length > 0 ? `, including the new database(s) ${added.map((n) => JSON.stringify(n)).join(', ')}` : ''}; start again from a fresh server`;
+  } catch {
+    return 'the server holds part of the cluster; start again from a fresh server';
+  }
+}
+
+function hintFor(message: string): string {
+  if (/role ".*" does not exist/.test(message)) return ' (restore the globals first: RESTORE_TYPE=globals)';
+  if (/permission denied|must be superuser|must be owner/.test(message)) return ' (restore as a superuser)';
+  return '';
+}
+
+function fileLabel(file: string): string {
+  return file.split('/').pop() ?? file;
+}
+
+function checkDatabaseName(name: string, setting: string): void {
+  if (name === '' || name.includes('\0') || Buffer.byteLength(name, 'utf8') > 63) {
+    throw new UsageError(`${setting}=${JSON.stringify(name)} is not a PostgreSQL database name (1 to 63 bytes, no NUL); e.g. ${setting}=app_restored`);
+  }
+}
+
+/** psql learned \restrict in 18.0 / 17.6 / 16.10 / 15.14 / 14.19 / 13.22. */
+export function knowsRestrict(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const since: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
+  if (major >= 18) return true;
+  const m = since[major];
+  return m !== undefined && minor >= m;
+}
+
+interface Header {
+  dumpedFromMajor?: number;
+  dumpedByMajor?: number;
+}
+
+/** The "Dumped from/by" comments of the first 64 KiB of SQL. */
+async function readHeader(file: string, signal: AbortSignal): Promise<Header> {
+  const gunzip = createGunzip();
+  const source = createReadStream(file);
+  source.on('error', (err) => gunzip.destroy(err));
+  source.pipe(gunzip);
+  let text = '';
+  try {
+    for await (const chunk of gunzip) {
+      text += (chunk as Buffer).toString('latin1');
+      if (text.length >= 64 * 1024 || signal.aborted) break;
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new ExternalError(`cannot read ${file}: ${messageOf(err)}`);
+    if (text === '') throw new VerificationError(`${fileLabel(file)} is damaged: gunzip failed (${messageOf(err)})`);
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
+  if (signal.aborted) throw new AbortedError();
+  const from = /^-- Dumped from database version (\d+)/m.exec(text);
+  const by = /^-- Dumped by pg_dump(?:all)? version (\d+)/m.exec(text);
+  return { dumpedFromMajor: from ? Number(from[1]) : undefined, dumpedByMajor: by ? Number(by[1]) : undefined };
+}
+
+/** Reads what a globals/cluster file creates, up to its first \connect or to its end. */
+async function scanFile(file: string, opts: { untilFirstConnect: boolean; signal: AbortSignal }): Promise<SqlRewriter> {
+  const rw = new SqlRewriter({ mode: 'scan', label: fileLabel(file) });
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  const sink = new Writable({
+    write(_chunk, _enc, cb) {
+      if (opts.untilFirstConnect && rw.sawConnect) stop.abort();
+      cb();
+    },
+  });
+  try {
+    await pipeline(createReadStream(file), createGunzip(), rw, sink, { signal: stop.signal });
+  } catch (err) {
+    if (opts.signal.aborted) throw new AbortedError();
+    if (!stop.signal.aborted) {
+      if (err instanceof VerificationError) throw err;
+      throw new VerificationError(`${fileLabel(file)} is damaged: ${messageOf(err)}`);
+    }
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+  }
+  return rw;
+}

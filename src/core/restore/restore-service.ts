@@ -1,0 +1,48 @@
+// A restore from a source: pick the backup, fetch and verify the files it needs (damage stops it
+// before the target is touched), then restore them. The terminal UI and the non-interactive
+// command both call this.
+import type { BackupSource } from '../../sources/source.js';
+import type { ConnectionSettings } from '../settings/connection.js';
+import { executeRestore, type RestoreOutcome } from './execute.js';
+import { fetchForRestore, filesForRestore, pickBackup, type FetchedFile } from './fetch.js';
+import type { RestoreEvent, RestoreRequest } from './model.js';
+
+export interface RestoreRun {
+  request: RestoreRequest;
+  source: BackupSource;
+  conn: ConnectionSettings;
+  pgBinDir?: string;
+  signal: AbortSignal;
+  onEvent?: (e: RestoreEvent) => void;
+}
+
+export interface RestoreSummary {
+  folder: string;
+  source: string;
+  type: RestoreRequest['type'];
+  files: FetchedFile[];
+  outcome: RestoreOutcome;
+}
+
+export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
+  const { request, source, signal } = run;
+  const emit = run.onEvent ?? (() => {});
+  emit({ type: 'step', message: `looking for ${request.folder === 'latest' ? 'the newest backup' : request.folder} on ${source.kind}:${source.location}` });
+  const entry = pickBackup(await source.list(signal), request.folder, `${source.kind} ${source.location}`);
+  const files = filesForRestore(entry, request.type, request.database);
+  emit({ type: 'step', message: `restoring ${request.type} from ${entry.folder} (${files.join(', ')})` });
+  const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit });
+  const outcome = await executeRestore({
+    type: request.type,
+    file: fetched[0]!.path,
+    manifest: entry.manifest,
+    conn: run.conn,
+    database: request.database,
+    targetDatabase: request.targetDatabase,
+    overwrite: request.overwrite,
+    pgBinDir: run.pgBinDir,
+    signal,
+    onEvent: emit,
+  });
+  return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: fetched, outcome };
+}

@@ -1,0 +1,572 @@
+// A streaming rewriter of pg_dump / pg_dumpall plain SQL on its way to psql. It works on bytes
+// (a dump is in its database's encoding, not necessarily UTF-8; every server encoding keeps ASCII
+// bytes as they are), line by line outside COPY data, and passes COPY data through without holding
+// its rows. It knows where it is: inside COPY data (between `COPY ... FROM stdin;` and `\.`), inside
+// '...', E'...', "..." and $tag$...$tag$ text and /* */ comments, and at the start of a statement.
+//
+// In "database" mode it moves a pg_dump (--create or not) onto a staging database: the preamble's
+// CREATE DATABASE, the \connect lines and every database-level statement of the body (ALTER
+// DATABASE, COMMENT ON DATABASE, GRANT/REVOKE ON DATABASE, SECURITY LABEL ON DATABASE, ALTER ROLE
+// ... IN DATABASE) are rewritten from the original name to the staging name, and any statement
+// or \connect that names another database stops the restore: nothing in the file can reach a
+// database other than the staging one. In "globals" and "cluster" mode it leaves out
+// `CREATE ROLE x;` for roles that exist (the connecting user; pg_dumpall's ALTER ROLE that follows
+// still gives the role the backup's attributes) and records what the file creates.
+//
+// Everywhere it checks that the file is whole: it must end outside COPY data, quoted text and any
+// unfinished statement, after pg_dump's (or pg_dumpall's) closing "dump complete" line; otherwise
+// the stream fails with a VerificationError before psql sees its end.
+import { Transform, type TransformCallback } from 'node:stream';
+import { VerificationError } from '../errors.js';
+import { adaptCreateDatabase } from '../backup/dump-steps.js';
+
+export type RewriteMode = 'database' | 'globals' | 'cluster' | 'scan';
+
+export interface RewriteOptions {
+  mode: RewriteMode;
+  /** database mode: the database's name in the backup. */
+  database?: string;
+  /** database mode: the (plain, lower-case ASCII) name to restore into instead. */
+  staging?: string;
+  /** globals/cluster mode: roles that exist on the target; their `CREATE ROLE x;` is left out. */
+  existingRoles?: ReadonlySet<string>;
+  /** Leave out `\restrict` / `\unrestrict` lines (a psql too old to know them). */
+  stripRestrict?: boolean;
+  /** Which closing line the file must end with (default: from the mode; scan: none). */
+  endMarker?: 'database' | 'cluster' | 'none';
+  /**
+   * The target server's major: CREATE DATABASE options it does not know, written by a newer
+   * pg_dump (LOCALE_PROVIDER before 15, LOCALE before 13), are written the way it understands.
+   */
+  serverMajor?: number;
+  /** Longest line held outside COPY data (default 256 MiB). */
+  maxLineBytes?: number;
+  /** What the file is, for messages. */
+  label?: string;
+}
+
+/** Where a pg_dump TOC entry starts in the output (for naming the step psql failed at). */
+export interface TocMark {
+  line: number;
+  what: string;
+}
+
+const DB_MARKER = '-- PostgreSQL database dump complete';
+const CLUSTER_MARKER = '-- PostgreSQL database cluster dump complete';
+const MAX_TOC_MARKS = 200_000;
+
+// An identifier as pg_dump writes it (fmtId): a bare lower-case word or a double-quoted name.
+const ID = String.raw`(?:"(?:[^"]|"")*"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*)`;
+
+const RULES = {
+  createDatabase: new RegExp(`^(CREATE DATABASE )(${ID})(.*)$`, 's'),
+  dropDatabase: new RegExp(`^DROP DATABASE (?:IF EXISTS )?(${ID})\\s*;\\s*$`, 's'),
+  alterDatabase: new RegExp(`^(ALTER DATABASE )(${ID})(\\s.*)$`, 's'),
+  commentDatabase: new RegExp(`^(COMMENT ON DATABASE )(${ID})(\\s.*)$`, 's'),
+  securityLabel: new RegExp(`^(SECURITY LABEL (?:FOR ${ID} )?ON DATABASE )(${ID})(\\s.*)$`, 's'),
+  grantDatabase: new RegExp(`^((?:GRANT|REVOKE) [A-Za-z, ]+? ON DATABASE )(${ID})(\\s.*)$`, 's'),
+  roleInDatabase: new RegExp(`^(ALTER ROLE ${ID} IN DATABASE )(${ID})(\\s.*)$`, 's'),
+  // Anything else that names a database at the start of a statement: refused in database mode.
+  otherDatabase: /^(?:CREATE|DROP|ALTER|COMMENT|SECURITY LABEL|GRANT|REVOKE)\b[^;]*?\bDATABASE\b/,
+  createRole: new RegExp(`^CREATE ROLE (${ID});\\s*$`, 's'),
+  createTablespace: new RegExp(`^CREATE TABLESPACE (${ID})\\s`, 's'),
+  copy: /^COPY .* FROM stdin;\s*$/s,
+  toc: /^-- (?:Data for )?Name: (.*); Type: ([^;]*);/,
+  dumpedFrom: /^-- Dumped from database version (\d+)/,
+  dumpedBy: /^-- Dumped by pg_dump(?:all)? version (\d+)/,
+  setup: /^(?:SET |SELECT pg_catalog\.set_config\()/,
+};
+
+/** The name an identifier token stands for (bytes as latin1 text, decoded as UTF-8). */
+export function identName(token: string): string {
+  const raw = token.startsWith('"') ? token.slice(1, -1).replace(/""/g, '"') : token.toLowerCase();
+  return Buffer.from(raw, 'latin1').toString('utf8');
+}
+
+/** An identifier, always double-quoted, as latin1 text of its UTF-8 bytes. */
+function quoteIdent(name: string): string {
+  return `"${Buffer.from(name, 'utf8').toString('latin1').replace(/"/g, '""')}"`;
+}
+
+/**
+ * The database a psql `\connect` line connects to: `\connect name`, `\connect "na""me"`,
+ * `\connect -reuse-previous=on "dbname='...'"` (pg_dump's forms); undefined for anything else.
+ */
+export function connectTarget(line: string): string | undefined {
+  const m = /^\\(?:connect|c)\s+(.*?)\s*$/s.exec(line);
+  if (!m) return undefined;
+  let rest = m[1]!;
+  const reuse = /^-reuse-previous=on\s+/.exec(rest);
+  if (reuse) rest = rest.slice(reuse[0].length);
+  const arg = psqlArg(rest);
+  if (!arg || arg.rest.trim() !== '') return undefined;
+  if (!reuse) return Buffer.from(arg.value, 'latin1').toString('utf8');
+  // A libpq connection string holding only dbname.
+  const cs = /^\s*dbname\s*=\s*(.*)$/s.exec(arg.value);
+  if (!cs) return undefined;
+  const v = cs[1]!;
+  let value: string;
+  if (v.startsWith("'")) {
+    let out = '';
+    let i = 1;
+    for (; i < v.length; i++) {
+      const ch = v[i]!;
+      if (ch === '\\' && i + 1 < v.length) {
+        out += v[++i];
+        continue;
+      }
+      if (ch === "'") break;
+      out += ch;
+    }
+    if (i >= v.length || v.slice(i + 1).trim() !== '') return undefined;
+    value = out;
+  } else {
+    if (/\s/.test(v.trim())) return undefined;
+    value = v.trim();
+  }
+  return Buffer.from(value, 'latin1').toString('utf8');
+}
+
+/** One psql meta-command argument: a "double-quoted" name (quotes doubled) or a bare word. */
+function psqlArg(text: string): { value: string; rest: string } | undefined {
+  if (text.startsWith('"')) {
+    let out = '';
+    let i = 1;
+    for (;;) {
+      if (i >= text.length) return undefined;
+      const ch = text[i]!;
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          out += '"';
+          i += 2;
+          continue;
+        }
+        return { value: out, rest: text.slice(i + 1) };
+      }
+      out += ch;
+      i++;
+    }
+  }
+  const m = /^(\S+)(.*)$/s.exec(text);
+  return m ? { value: m[1]!, rest: m[2]! } : undefined;
+}
+
+const isIdentChar = (c: string | undefined) => c !== undefined && /[A-Za-z0-9_$\x80-\xff]/.test(c);
+
+export class SqlRewriter extends Transform {
+  /** Roles, tablespaces and databases the file creates (CREATE ROLE / TABLESPACE / DATABASE). */
+  readonly createdRoles: string[] = [];
+  readonly createdTablespaces: string[] = [];
+  readonly createdDatabases: string[] = [];
+  /** From the header comments, when present. */
+  dumpedFromMajor?: number;
+  dumpedByMajor?: number;
+  /** Lines written so far (psql's line numbers refer to these). */
+  outLines = 0;
+  readonly tocMarks: TocMark[] = [];
+  /** Set when the first \connect line has passed (scan mode uses it to stop early). */
+  sawConnect = false;
+
+  private readonly opts: RewriteOptions;
+  private readonly endMarker: 'database' | 'cluster' | 'none';
+  private readonly maxLine: number;
+  private readonly label: string;
+  // line assembly outside COPY data
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  // lexer state
+  private inCopy = false;
+  private copyLineStart = true;
+  private copyHeld = '';
+  private quote: "'" | '"' | 'E' | null = null;
+  private dollarTag: string | null = null;
+  private blockDepth = 0;
+  private stmtStart = true;
+  private endedWith: 'database' | 'cluster' | null = null;
+  // database mode
+  private form: 'undecided' | 'create' | 'plain' = 'undecided';
+  private held: string[] = [];
+  private heldBytes = 0;
+  private createdStaging = false;
+  private readonly originalLatin1: string | undefined;
+
+  constructor(opts: RewriteOptions) {
+    super();
+    this.opts = opts;
+    this.endMarker = opts.endMarker ?? (opts.mode === 'database' ? 'database' : opts.mode === 'scan' ? 'none' : 'cluster');
+    this.maxLine = opts.maxLineBytes ?? 256 * 1024 * 1024;
+    this.label = opts.label ?? 'the backup file';
+    if (opts.mode === 'database') {
+      if (!opts.database || !opts.staging || !/^[a-z_][a-z0-9_]*$/.test(opts.staging)) {
+        throw new Error('SqlRewriter: database mode needs the database name and a plain staging name');
+      }
+      this.originalLatin1 = Buffer.from(opts.database, 'utf8').toString('latin1');
+    } else {
+      this.form = 'create';
+    }
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.consume(chunk);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      if (this.partialBytes > 0 || this.partial.length > 0) {
+        const line = Buffer.concat(this.partial).toString('latin1');
+        this.partial = [];
+        this.partialBytes = 0;
+        this.line(line, false);
+      }
+      if (this.inCopy && this.copyHeld !== '') this.emitRaw(this.copyHeld);
+      this.finish();
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  private incomplete(why: string): VerificationError {
+    return new VerificationError(`${this.label} is incomplete: ${why}`);
+  }
+
+  private finish(): void {
+    if (this.form === 'undecided') this.decide('plain');
+    if (this.inCopy) throw this.incomplete('it ends inside the data of a COPY statement');
+    if (this.quote !== null || this.dollarTag !== null) throw this.incomplete('it ends inside quoted text');
+    if (this.blockDepth > 0) throw this.incomplete('it ends inside a comment');
+    if (!this.stmtStart) throw this.incomplete('it ends in the middle of a statement');
+    if (this.endMarker !== 'none' && this.endedWith !== this.endMarker) {
+      const marker = this.endMarker === 'database' ? DB_MARKER : CLUSTER_MARKER;
+      throw this.incomplete(`it does not end with the line "${marker.slice(3)}" that ${this.endMarker === 'database' ? 'pg_dump' : 'pg_dumpall'} writes last`);
+    }
+  }
+
+  private consume(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (this.inCopy) {
+        pos = this.copyScan(chunk, pos);
+        continue;
+      }
+      const nl = chunk.indexOf(0x0a, pos);
+      if (nl < 0) {
+        const rest = chunk.subarray(pos);
+        this.partial.push(rest);
+        this.partialBytes += rest.length;
+        if (this.partialBytes > this.maxLine) {
+          throw new VerificationError(`${this.label} has a line longer than ${Math.round(this.maxLine / 1048576)} MiB outside COPY data; that is not pg_dump output`);
+        }
+        return;
+      }
+      let bytes = chunk.subarray(pos, nl);
+      if (this.partial.length > 0) {
+        this.partial.push(bytes);
+        bytes = Buffer.concat(this.partial);
+        this.partial = [];
+        this.partialBytes = 0;
+      }
+      this.line(bytes.toString('latin1'), true);
+      pos = nl + 1;
+    }
+  }
+
+  /** Passes COPY data through; a line that is exactly `\.` ends it. Returns the new position. */
+  private copyScan(chunk: Buffer, pos: number): number {
+    while (pos < chunk.length) {
+      if (this.copyLineStart) {
+        this.copyHeld += String.fromCharCode(chunk[pos]!);
+        pos++;
+        const h = this.copyHeld;
+        if (h === '\\.\n' || h === '\\.\r\n') {
+          this.emitRaw(h);
+          this.copyHeld = '';
+          this.inCopy = false;
+          this.stmtStart = true;
+          return pos;
+        }
+        if ('\\.\n'.startsWith(h) || '\\.\r\n'.startsWith(h)) continue;
+        this.emitRaw(h);
+        this.copyHeld = '';
+        this.copyLineStart = h.endsWith('\n');
+        continue;
+      }
+      const nl = chunk.indexOf(0x0a, pos);
+      if (nl < 0) {
+        this.push(chunk.subarray(pos));
+        return chunk.length;
+      }
+      this.push(chunk.subarray(pos, nl + 1));
+      this.outLines++;
+      this.copyLineStart = true;
+      pos = nl + 1;
+    }
+    return pos;
+  }
+
+  private emitRaw(latin1: string): void {
+    for (const ch of latin1) if (ch === '\n') this.outLines++;
+    this.push(Buffer.from(latin1, 'latin1'));
+  }
+
+  private out(line: string, newline: boolean): void {
+    if (this.form === 'undecided') {
+      this.held.push(newline ? `${line}\n` : line);
+      this.heldBytes += line.length + 1;
+      return;
+    }
+    this.emitRaw(newline ? `${line}\n` : line);
+  }
+
+  /** Decides whether a database file creates its database (pg_dump --create) or not. */
+  private decide(form: 'create' | 'plain'): void {
+    if (this.form !== 'undecided') return;
+    this.form = form;
+    if (form === 'plain') {
+      // pg_dump without --create: make the staging database first, then run the whole file in it.
+      for (const mark of this.tocMarks) if (mark.line > this.outLines) mark.line += 2;
+      this.emitRaw(`CREATE DATABASE "${this.opts.staging!}" WITH TEMPLATE = template0;\n\\connect ${this.opts.staging!}\n`);
+      this.createdStaging = true;
+      this.sawConnect = true;
+    }
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const h of held) this.emitRaw(h);
+  }
+
+  private line(text: string, newline: boolean): void {
+    const lineNo = this.outLines + (this.form === 'undecided' ? this.held.length : 0) + 1;
+    if (this.quote !== null || this.dollarTag !== null || this.blockDepth > 0 || !this.stmtStart) {
+      this.lex(text);
+      this.out(text, newline);
+      return;
+    }
+    // At the start of a statement.
+    const trimmed = text.trim();
+    if (trimmed === '' || text.startsWith('--')) {
+      this.comment(text, lineNo);
+      this.out(text, newline);
+      return;
+    }
+    if (text.startsWith('\\')) {
+      this.meta(text, newline);
+      return;
+    }
+    if (this.endedWith !== null) this.endedWith = null;
+    let line = text;
+    if (this.opts.serverMajor !== undefined && text.startsWith('CREATE DATABASE ')) line = adaptCreateDatabase(text, this.opts.serverMajor);
+    if (this.opts.mode === 'database') line = this.databaseStatement(line);
+    else line = this.globalStatement(line);
+    if (RULES.copy.test(line)) {
+      this.out(line, newline);
+      this.inCopy = true;
+      this.copyLineStart = true;
+      this.copyHeld = '';
+      return;
+    }
+    this.lex(line);
+    this.out(line, newline);
+  }
+
+  private comment(text: string, lineNo: number): void {
+    if (text.startsWith(DB_MARKER)) this.endedWith = 'database';
+    else if (text.startsWith(CLUSTER_MARKER)) this.endedWith = 'cluster';
+    let m: RegExpExecArray | null;
+    if (this.dumpedFromMajor === undefined && (m = RULES.dumpedFrom.exec(text))) this.dumpedFromMajor = Number(m[1]);
+    if (this.dumpedByMajor === undefined && (m = RULES.dumpedBy.exec(text))) this.dumpedByMajor = Number(m[1]);
+    if ((m = RULES.toc.exec(text)) && this.tocMarks.length < MAX_TOC_MARKS) {
+      const what = Buffer.from(`${m[2]} ${m[1]}`, 'latin1').toString('utf8');
+      this.tocMarks.push({ line: lineNo, what });
+    }
+  }
+
+  private meta(text: string, newline: boolean): void {
+    if (/^\\(?:un)?restrict(?:\s|$)/.test(text)) {
+      if (!this.opts.stripRestrict) this.out(text, newline);
+      else this.out('-- (pg-backups: \\restrict line left out for this psql)', newline);
+      return;
+    }
+    if (/^\\encoding\s+[A-Za-z0-9_]+\s*$/.test(text)) {
+      // pg_dump writes \encoding SQL_ASCII before \connect to a database with a non-ASCII name.
+      this.out(text, newline);
+      return;
+    }
+    const target = connectTarget(text);
+    if (/^\\(?:connect|c)(?:\s|$)/.test(text)) {
+      this.sawConnect = true;
+      if (this.opts.mode !== 'database') {
+        this.endedWith = null;
+        this.out(text, newline);
+        return;
+      }
+      if (target === undefined) throw this.refuse(`it has a \\connect line pg-backups cannot read: ${this.shown(text)}`);
+      if (target !== this.opts.database) {
+        throw this.refuse(`it connects to database ${JSON.stringify(target)}, not to ${JSON.stringify(this.opts.database)}`);
+      }
+      if (this.form === 'undecided') throw this.refuse('it connects to its database before creating it');
+      if (!this.createdStaging) throw this.refuse('it connects to its database before creating it');
+      this.endedWith = null;
+      this.out(`\\connect ${this.opts.staging!}`, newline);
+      return;
+    }
+    if (text.startsWith('\\.')) throw this.refuse('it has a "\\." line outside COPY data');
+    // Any other meta-command (\! runs a shell command, \o writes files, ...): pg_dump writes none.
+    throw this.refuse(`it holds the psql command ${this.shown(text)}, which pg_dump never writes`);
+  }
+
+  private refuse(why: string): VerificationError {
+    return new VerificationError(`${this.label} was not restored: ${why}`);
+  }
+
+  private shown(text: string): string {
+    return JSON.stringify(Buffer.from(text.slice(0, 120), 'latin1').toString('utf8'));
+  }
+
+  private isOriginal(token: string): boolean {
+    const raw = token.startsWith('"') ? token.slice(1, -1).replace(/""/g, '"') : token.toLowerCase();
+    return raw === this.originalLatin1;
+  }
+
+  private retarget(text: string, re: RegExp, what: string): string | undefined {
+    const m = re.exec(text);
+    if (!m) return undefined;
+    if (!this.isOriginal(m[2]!)) {
+      throw this.refuse(`its ${what} names database ${JSON.stringify(identName(m[2]!))}, not ${JSON.stringify(this.opts.database)}`);
+    }
+    return `${m[1]}${quoteIdent(this.opts.staging!)}${m[3]}`;
+  }
+
+  private databaseStatement(text: string): string {
+    if (this.form === 'undecided') {
+      if (RULES.createDatabase.test(text) || RULES.dropDatabase.test(text)) this.decide('create');
+      else if (!RULES.setup.test(text)) this.decide('plain');
+    }
+    let m: RegExpExecArray | null;
+    if ((m = RULES.dropDatabase.exec(text))) {
+      // pg_dump --clean --create: the original is never dropped; the staging database is new.
+      if (!this.isOriginal(m[1]!)) throw this.refuse(`it drops database ${JSON.stringify(identName(m[1]!))}`);
+      return '-- (pg-backups: DROP DATABASE left out; the restore goes into a new staging database)';
+    }
+    if (RULES.createDatabase.test(text)) {
+      if (this.createdStaging) throw this.refuse('it creates a database twice');
+      const out = this.retarget(text, RULES.createDatabase, 'CREATE DATABASE')!;
+      this.createdStaging = true;
+      return out;
+    }
+    for (const [re, what] of [
+      [RULES.alterDatabase, 'ALTER DATABASE'],
+      [RULES.commentDatabase, 'COMMENT ON DATABASE'],
+      [RULES.securityLabel, 'SECURITY LABEL ON DATABASE'],
+      [RULES.grantDatabase, 'GRANT/REVOKE ON DATABASE'],
+      [RULES.roleInDatabase, 'ALTER ROLE ... IN DATABASE'],
+    ] as const) {
+      const out = this.retarget(text, re, what);
+      if (out !== undefined) return out;
+    }
+    if (RULES.otherDatabase.test(text)) throw this.refuse(`it has a database-level statement pg-backups cannot move to the staging database: ${this.shown(text)}`);
+    return text;
+  }
+
+  private globalStatement(text: string): string {
+    let m: RegExpExecArray | null;
+    if ((m = RULES.createRole.exec(text))) {
+      const name = identName(m[1]!);
+      this.createdRoles.push(name);
+      if (this.opts.existingRoles?.has(name)) {
+        // psql would stop at "role already exists"; the ALTER ROLE after it sets the attributes.
+        return `-- (pg-backups: role ${m[1]} exists; CREATE ROLE left out, the ALTER ROLE that follows sets it up)`;
+      }
+    } else if ((m = RULES.createTablespace.exec(text))) {
+      this.createdTablespaces.push(identName(m[1]!));
+    } else if ((m = RULES.createDatabase.exec(text))) {
+      this.createdDatabases.push(identName(m[2]!));
+    }
+    return text;
+  }
+
+  /** Advances the lexer over one line (outside COPY data). */
+  private lex(line: string): void {
+    let last = '';
+    let i = 0;
+    const n = line.length;
+    while (i < n) {
+      if (this.dollarTag !== null) {
+        const end = line.indexOf(this.dollarTag, i);
+        if (end < 0) return;
+        i = end + this.dollarTag.length;
+        this.dollarTag = null;
+        last = '$';
+        continue;
+      }
+      if (this.quote === "'" || this.quote === '"') {
+        const end = line.indexOf(this.quote, i);
+        if (end < 0) return;
+        i = end + 1;
+        last = this.quote;
+        this.quote = null; // a doubled quote reopens on the next character
+        continue;
+      }
+      if (this.quote === 'E') {
+        while (i < n && line[i] !== "'") i += line[i] === '\\' ? 2 : 1;
+        if (i >= n) return;
+        i++;
+        last = "'";
+        this.quote = null;
+        continue;
+      }
+      if (this.blockDepth > 0) {
+        const open = line.indexOf('/*', i);
+        const close = line.indexOf('*/', i);
+        if (close < 0 && open < 0) return;
+        if (open >= 0 && (close < 0 || open < close)) {
+          this.blockDepth++;
+          i = open + 2;
+        } else {
+          this.blockDepth--;
+          i = close + 2;
+        }
+        continue;
+      }
+      const ch = line[i]!;
+      if (ch === '-' && line[i + 1] === '-') break;
+      if (ch === '/' && line[i + 1] === '*') {
+        this.blockDepth = 1;
+        i += 2;
+        continue;
+      }
+      if (ch === "'") {
+        const prev = line[i - 1];
+        const escape = (prev === 'E' || prev === 'e') && !isIdentChar(line[i - 2]);
+        this.quote = escape ? 'E' : "'";
+        i++;
+        continue;
+      }
+      if (ch === '"') {
+        this.quote = '"';
+        i++;
+        continue;
+      }
+      if (ch === '$' && !isIdentChar(line[i - 1])) {
+        const m = /^\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$/.exec(line.slice(i, i + 256));
+        if (m) {
+          this.dollarTag = m[0];
+          i += m[0].length;
+          continue;
+        }
+      }
+      if (ch !== ' ' && ch !== '\t' && ch !== '\r') last = ch;
+      i++;
+    }
+    if (this.quote === null && this.dollarTag === null && this.blockDepth === 0) {
+      if (last !== '') this.stmtStart = last === ';';
+    } else {
+      this.stmtStart = false;
+    }
+  }
+}
