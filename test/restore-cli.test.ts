@@ -3,13 +3,72 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { baseEnv, runCli } from './helpers/cli.js';
+import { cp, rm } from 'node:fs/promises';
+import { baseEnv, runCli, startCli } from './helpers/cli.js';
 import { dumpClusterNormalized, dumpDatabaseNormalized, dumpGlobalsNormalized, expectSameDump } from './helpers/dump-compare.js';
-import { startPgServer, type PgServer } from './helpers/pg-server.js';
+import { startPgServer, type PgServer, type ServerMajor } from './helpers/pg-server.js';
+import { clientBinDir, clientMajorFor } from './helpers/clients.js';
 import { createRichCluster, RICH_DATABASES } from './helpers/rich-cluster.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';
 import { startSshd, type SshServer } from './helpers/sshd.js';
 import { makeTempDir } from './helpers/tmp.js';
+
+const MAJORS: ServerMajor[] = [13, 15, 17, 18];
+
+describe.each(MAJORS)('PostgreSQL %i: every restore type from every source, through the CLI', (major) => {
+  let source: PgServer;
+  let s3: S3Server;
+  let sshd: SshServer;
+  let dir: string;
+  const servers: PgServer[] = [];
+  const path = () => `/usr/bin:/bin:${clientBinDir(clientMajorFor(major))}`;
+  const envFor = (target: PgServer, extra: Record<string, string> = {}) =>
+    baseEnv({
+      ...target.env(),
+      PATH: path(),
+      BACKUP_DIR: join(dir, 'local'),
+      RESTORE_DIR: join(dir, 'restore'),
+      ...s3.s3Env({ S3_PREFIX: `pg${major}` }),
+      ...sshd.rsyncEnv(join(sshd.remoteRoot, `pg${major}`)),
+      ...extra,
+    });
+  const freshTarget = async () => {
+    const server = await startPgServer(major, { password: source.password });
+    servers.push(server);
+    return server;
+  };
+
+  beforeAll(async () => {
+    [source, s3, sshd, dir] = await Promise.all([startPgServer(major), startS3Server(), startSshd(), makeTempDir(`restore-${major}-`)]);
+    servers.push(source);
+    await createRichCluster(source);
+    const r = await runCli(['backup'], envFor(source));
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await Promise.all([...servers.map((s) => s.stop()), s3?.stop(), sshd?.stop()]);
+  });
+
+  for (const from of ['local', 's3', 'remote'] as const) {
+    it(`from ${from}: the cluster onto a fresh server; the globals and a database onto another`, async () => {
+      const [a, b] = await Promise.all([freshTarget(), freshTarget()]);
+      const cluster = await runCli(['restore'], envFor(a, { RESTORE_SOURCE: from, RESTORE_TYPE: 'cluster' }));
+      expect(cluster.code, cluster.stderr).toBe(0);
+      expectSameDump(await dumpClusterNormalized(source), await dumpClusterNormalized(a), `cluster ${major} from ${from}`);
+      expectSameDump(await dumpDatabaseNormalized(source, 'postgres'), await dumpDatabaseNormalized(a, 'postgres'), `postgres database ${major} from ${from}`);
+
+      const globals = await runCli(['restore'], envFor(b, { RESTORE_SOURCE: from, RESTORE_TYPE: 'globals' }));
+      expect(globals.code, globals.stderr).toBe(0);
+      expectSameDump(await dumpGlobalsNormalized(source), await dumpGlobalsNormalized(b), `globals ${major} from ${from}`);
+      for (const db of [RICH_DATABASES.unicode, RICH_DATABASES.quotes]) {
+        const r = await runCli(['restore'], envFor(b, { RESTORE_SOURCE: from, RESTORE_TYPE: 'database', RESTORE_DATABASE: db }));
+        expect(r.code, r.stderr).toBe(0);
+        expectSameDump(await dumpDatabaseNormalized(source, db), await dumpDatabaseNormalized(b, db), `${db} ${major} from ${from}`);
+      }
+      await Promise.all([a.stop(), b.stop()]);
+    });
+  }
+});
 
 describe('pg-backups restore with RESTORE_* settings', () => {
   let source: PgServer;
@@ -39,34 +98,14 @@ describe('pg-backups restore with RESTORE_* settings', () => {
     [source, s3, sshd, dir] = await Promise.all([startPgServer(15), startS3Server(), startSshd(), makeTempDir('restore-cli-')]);
     servers.push(source);
     await createRichCluster(source);
+    await source.query('CREATE DATABASE big');
+    await source.query(`CREATE TABLE rows AS SELECT g AS id, md5(g::text) AS a, repeat(md5(g::text), 4) AS b FROM generate_series(1, 1500000) g`, 'big');
     const r = await runCli(['backup', '--json'], envFor(source));
     expect(r.code, r.stderr).toBe(0);
     folder = JSON.parse(r.stdout).folder;
   });
   afterAll(async () => {
     await Promise.all([...servers.map((s) => s.stop()), s3?.stop(), sshd?.stop()]);
-  });
-
-  for (const from of ['local', 's3', 'remote'] as const) {
-    it(`globals, then a database, from ${from}: the target dumps the same as the source`, async () => {
-      const target = await freshTarget();
-      const g = await runCli(['restore', '--json'], envFor(target, { RESTORE_SOURCE: from, RESTORE_FOLDER: 'latest', RESTORE_TYPE: 'globals' }));
-      expect(g.code, g.stderr).toBe(0);
-      expect(JSON.parse(g.stdout)).toMatchObject({ ok: true, folder, type: 'globals' });
-      expectSameDump(await dumpGlobalsNormalized(source), await dumpGlobalsNormalized(target), `globals from ${from}`);
-      const db = RICH_DATABASES.sales; // a name with a space
-      const r = await runCli(['restore', '--json'], envFor(target, { RESTORE_SOURCE: from, RESTORE_FOLDER: folder, RESTORE_TYPE: 'database', RESTORE_DATABASE: db }));
-      expect(r.code, r.stderr).toBe(0);
-      expectSameDump(await dumpDatabaseNormalized(source, db), await dumpDatabaseNormalized(target, db), `${db} from ${from}`);
-      expect(r.stdout + r.stderr).not.toContain(source.password);
-    });
-  }
-
-  it('a whole cluster from S3 onto a fresh server', async () => {
-    const target = await freshTarget();
-    const r = await runCli(['restore'], envFor(target, { RESTORE_SOURCE: 's3', RESTORE_TYPE: 'cluster' }));
-    expect(r.code, r.stderr).toBe(0);
-    expectSameDump(await dumpClusterNormalized(source), await dumpClusterNormalized(target), 'cluster from s3');
   });
 
   it('an existing database needs RESTORE_OVERWRITE (exit 2, untouched); with it, it is replaced', async () => {
@@ -100,5 +139,74 @@ describe('pg-backups restore with RESTORE_* settings', () => {
     const r = await runCli(['restore'], envFor(source));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/nothing to restore: no terminal to ask in, and no RESTORE_\* settings; set RESTORE_TYPE/);
+  });
+  it('a folder written by the bash tool (files only, no manifest) is found and restores', async () => {
+    const target = await freshTarget();
+    const legacyDir = join(dir, 'legacy-backups');
+    const legacy = '20250105_120000';
+    await cp(join(dir, 'local', folder), join(legacyDir, legacy), { recursive: true });
+    await rm(join(legacyDir, legacy, 'manifest.json'));
+    const env = envFor(target, { BACKUP_DIR: legacyDir, S3_ENABLED: 'false', RSYNC_ENABLED: 'false' });
+    const list = await runCli(['list', '--json'], env);
+    expect(JSON.parse(list.stdout).backups).toMatchObject([{ folder: legacy, status: 'legacy' }]);
+    const r = await runCli(['restore', '--json'], { ...env, RESTORE_FOLDER: 'latest', RESTORE_TYPE: 'cluster' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ folder: legacy, type: 'cluster' });
+    expectSameDump(await dumpClusterNormalized(source), await dumpClusterNormalized(target), 'cluster from a legacy folder');
+  });
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`a restore killed with ${signal} half-way leaves the existing database as it was`, async () => {
+      const target = await freshTarget();
+      const base = { RESTORE_SOURCE: 'local', RESTORE_TYPE: 'database', RESTORE_DATABASE: 'big' };
+      expect((await runCli(['restore'], envFor(target, { RESTORE_SOURCE: 'local', RESTORE_TYPE: 'globals' }))).code).toBe(0);
+      expect((await runCli(['restore'], envFor(target, base))).code).toBe(0);
+      await target.query(`DELETE FROM rows WHERE id > 10`, 'big'); // so a finished overwrite would show
+      const before = await dumpDatabaseNormalized(target, 'big');
+      const child = startCli(['restore', '--overwrite'], envFor(target, base));
+      let stderr = '';
+      const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the restore never started: ${stderr}`)), 60_000);
+        child.stderr!.on('data', (d) => {
+          stderr += d;
+          if (/into the staging database/.test(stderr)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      await new Promise((r) => setTimeout(r, 400));
+      child.kill(signal);
+      const code = await closed;
+      if (signal === 'SIGTERM') {
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/ error .*stopped/i);
+      }
+      await new Promise((r) => setTimeout(r, 1500)); // a psql left alone by SIGKILL sees its input end
+      expect(await dumpDatabaseNormalized(target, 'big')).toBe(before);
+      const [{ n }] = await target.query(`SELECT count(*)::int AS n FROM rows`, 'big');
+      expect(n).toBe(10);
+      // The next restore clears a staging database the killed one could not drop, and succeeds.
+      const again = await runCli(['restore', '--overwrite'], envFor(target, { ...base, RESTORE_DATABASE: 'app' }));
+      expect(again.code, again.stderr).toBe(0);
+      await runCli(['restore', '--overwrite'], envFor(target, base));
+      const left = await target.query(`SELECT datname FROM pg_database WHERE datname LIKE '%pgb_restore%'`);
+      expect(left).toEqual([]);
+    });
+  }
+
+  it('list reports a source it cannot reach, and still lists the others (exit 1)', async () => {
+    await s3.kill();
+    try {
+      const r = await runCli(['list', '--json'], envFor(source, { RETRY_ATTEMPTS: '0' }));
+      expect(r.code).toBe(1);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.errors).toMatchObject([{ source: 's3', error: expect.stringMatching(/S3_ENDPOINT/) }]);
+      expect(doc.backups[0].locations.map((l: { source: string }) => l.source)).toEqual(['local', 'remote']);
+      expect(r.stderr).toMatch(/ error cannot list s3:s3:\/\//);
+    } finally {
+      await s3.restart();
+    }
   });
 });

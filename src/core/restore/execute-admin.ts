@@ -178,3 +178,22 @@ export class SwapRefused extends Error {
     super(`database ${JSON.stringify(target)} exists`);
   }
 }
+
+/**
+ * Staging databases of earlier restores into `target` that died without cleaning up (a SIGKILL):
+ * named `<target>__pgb_restore_<8 hex>` with no session on them. Dropped; returns their names.
+ */
+export async function dropStaleStaging(conn: ConnectionSettings, maintenance: string, target: string, serverMajor: number): Promise<string[]> {
+  const prefix = sideName(target, 'restore', '');
+  const stale = await withClient(conn, maintenance, async (c) => {
+    const r = await c.query<{ datname: string }>(
+      `SELECT datname FROM pg_database d
+        WHERE left(datname, length($1)) = $1 AND substr(datname, length($1) + 1) ~ '^[0-9a-f]{8}$'
+          AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
+      [prefix],
+    );
+    return r.rows.map((row) => row.datname);
+  });
+  for (const name of stale) await dropDatabase(conn, maintenance, name, serverMajor);
+  return stale;
+}

@@ -14,7 +14,7 @@ import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
 import type { RestoreEvent, RestoreType } from './model.js';
-import { dropDatabase, endSessionsOf, maintenanceDb, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
+import { dropDatabase, dropStaleStaging, endSessionsOf, maintenanceDb, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
 import { PsqlFailure, runPsqlFile } from './execute-psql.js';
 import { SqlRewriter } from './sql-rewrite.js';
 
@@ -121,6 +121,10 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
   if (exists.has(target) && !req.overwrite) {
     throw new UsageError(`database ${JSON.stringify(target)} already exists on ${where}; nothing was restored; ${OVERWRITE_HINT}`);
   }
+  for (const stale of await dropStaleStaging(req.conn, maintenance, target, server.major)) {
+    ctx.warn(`dropped ${JSON.stringify(stale)}, the staging database of an earlier restore that was killed`);
+  }
+
   const label = `restore of database ${JSON.stringify(original)}${target !== original ? ` as ${JSON.stringify(target)}` : ''}`;
   step(`restoring ${JSON.stringify(original)} into the staging database ${JSON.stringify(staging)}`);
   const untouched = exists.has(target) ? `the existing database ${JSON.stringify(target)} is as it was` : `no database ${JSON.stringify(target)} was created`;
