@@ -1,10 +1,9 @@
 // Verifying a backup on a source: every file's gzip stream is read to the end, and for finished
 // backups its size and sha256 are compared with the manifest.
-import { createHash } from 'node:crypto';
-import { Transform, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { AbortedError, messageOf } from './errors.js';
+import { AbortedError, VerificationError } from './errors.js';
+import { CheckingStream, FileDamage } from './file-check.js';
 import { CLUSTER_FILE, GLOBALS_FILE, databaseFileName } from './backup/names.js';
 import type { BackupEntry, BackupSource } from '../sources/source.js';
 
@@ -62,32 +61,15 @@ async function checkFile(
   file: { name: string; bytes?: number; sha256?: string },
   signal?: AbortSignal,
 ): Promise<FileCheck> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  const sink = new Writable({ write: (_c, _e, done) => done() });
+  const check = new CheckingStream({ bytes: file.bytes, sha256: file.sha256 });
   try {
     const stream = await source.openFile(folder, file.name, signal);
-    await pipeline(stream, counter, createGunzip(), sink, { signal });
+    await pipeline(stream, check, new Writable({ write: (_c, _e, done) => done() }), { signal });
   } catch (err) {
     if (signal?.aborted) throw new AbortedError();
-    const problem = /unexpected end of file/i.test(messageOf(err))
-      ? 'the gzip stream ends early (truncated file)'
-      : `not a valid gzip stream (${messageOf(err)})`;
-    return { name: file.name, ok: false, bytes, problem: /missing/.test(messageOf(err)) ? 'missing' : problem };
+    if (err instanceof FileDamage) return { name: file.name, ok: false, bytes: check.bytes, problem: err.problem };
+    if (err instanceof VerificationError) return { name: file.name, ok: false, bytes: 0, problem: 'missing' };
+    throw err; // the source failed (network, permissions): not a verdict on the backup
   }
-  if (file.bytes !== undefined && bytes !== file.bytes) {
-    return { name: file.name, ok: false, bytes, problem: `size ${bytes} bytes, the manifest says ${file.bytes}` };
-  }
-  const sha256 = hash.digest('hex');
-  if (file.sha256 !== undefined && sha256 !== file.sha256) {
-    return { name: file.name, ok: false, bytes, problem: 'checksum (sha256) differs from the manifest' };
-  }
-  return { name: file.name, ok: true, bytes };
+  return { name: file.name, ok: true, bytes: check.bytes };
 }

@@ -28,7 +28,7 @@ import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseO
 import type { ManifestFile } from '../backup/manifest.js';
 import type { BackupEntry, BackupSource } from '../../sources/source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
-import { CheckingStream, FileDamage, type ExpectedFile } from './fetch-check.js';
+import { CheckingStream, FileDamage, type ExpectedFile } from '../file-check.js';
 
 export interface FetchedFile {
   name: string;

@@ -1,11 +1,11 @@
 // Checking a backup file while its bytes go by: size and sha256 against the manifest, and the gzip
 // stream decompressed to its end (every member, CRC and length trailers included). The same checks
-// as `verify` (src/core/verify.ts), as a pass-through stream, so a download is checked while it
+// as a pass-through stream, shared by `verify` and the restore downloads, so a download is checked while it
 // arrives and a damaged file is stopped at the first wrong byte it can be caught at.
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import { messageOf } from '../errors.js';
+import { messageOf } from './errors.js';
 
 /** What a file must be; undefined fields are not checked (legacy folders: gzip only). */
 export interface ExpectedFile {
