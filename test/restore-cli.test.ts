@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { cp, rm } from 'node:fs/promises';
+import { cp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { baseEnv, runCli, startCli } from './helpers/cli.js';
 import { dumpClusterNormalized, dumpDatabaseNormalized, dumpGlobalsNormalized, expectSameDump } from './helpers/dump-compare.js';
 import { startPgServer, type PgServer, type ServerMajor } from './helpers/pg-server.js';
@@ -133,6 +133,28 @@ describe('pg-backups restore with RESTORE_* settings', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/postgres_globals\.sql\.gz of backup \d{8}_\d{6} on s3 .* is damaged/);
     expect(await dumpGlobalsNormalized(target)).toBe(before);
+  });
+
+  it('a truncated file and a missing manifest entry are refused with exit 3; the target is untouched', async () => {
+    const target = await freshTarget();
+    const damagedDir = join(dir, 'damaged-local');
+    await cp(join(dir, 'local', folder), join(damagedDir, folder), { recursive: true });
+    const cluster = join(damagedDir, folder, 'postgres_cluster.sql.gz');
+    await truncate(cluster, Math.floor((await stat(cluster)).size / 2));
+    const manifestPath = join(damagedDir, folder, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    manifest.files = manifest.files.filter((f: { name: string }) => f.name !== 'postgres_db_app.sql.gz');
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const env = envFor(target, { BACKUP_DIR: damagedDir, S3_ENABLED: 'false', RSYNC_ENABLED: 'false', RESTORE_FOLDER: folder });
+    const before = await dumpClusterNormalized(target);
+
+    const cut = await runCli(['restore'], { ...env, RESTORE_TYPE: 'cluster' });
+    expect(cut.code).toBe(3);
+    expect(cut.stderr).toMatch(/postgres_cluster\.sql\.gz of backup \d{8}_\d{6} on local .* is damaged: .*the gzip stream ends early \(truncated file\)/);
+    const missing = await runCli(['restore'], { ...env, RESTORE_TYPE: 'database', RESTORE_DATABASE: 'app' });
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/does not list postgres_db_app\.sql\.gz \(a missing manifest entry\)/);
+    expect(await dumpClusterNormalized(target)).toBe(before);
   });
 
   it('without a terminal and without RESTORE_* settings it says what to set (exit 2)', async () => {
