@@ -19,6 +19,7 @@ import { baseEnv, runCli } from './helpers/cli.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { startSshd, type SshServer } from './helpers/sshd.js';
 import { freePort, makeTempDir } from './helpers/tmp.js';
+import { rejection } from './helpers/rejection.js';
 
 const exec = promisify(execFile);
 const DAY = 24 * 3600 * 1000;
@@ -36,14 +37,6 @@ async function folderHashes(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('remote destination (rsync over SSH, SFTP)', () => {
   let sshd: SshServer;

@@ -32,6 +32,7 @@ import {
 import { startPgServer, type PgServer, type ServerMajor } from './helpers/pg-server.js';
 import { createRichCluster, RICH_DATABASES } from './helpers/rich-cluster.js';
 import { makeTempDir } from './helpers/tmp.js';
+import { rejection } from './helpers/rejection.js';
 
 const MAJORS: ServerMajor[] = [13, 15, 17, 18];
 
@@ -99,14 +100,6 @@ async function leftovers(s: PgServer): Promise<string[]> {
   return rows.map((r: { datname: string }) => r.datname);
 }
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the restore to fail');
-}
 
 /** The SQL of a backup file with `edit` applied, written as a new .sql.gz. */
 async function editedFile(from: string, to: string, edit: (sql: string) => string): Promise<string> {
@@ -142,7 +135,7 @@ describe('executeRestore: round trips on every major', () => {
     // Again onto the same (no longer fresh) server: refused before anything, with or without overwrite.
     const before = await dumpClusterNormalized(target);
     for (const overwrite of [false, true]) {
-      const err = await failure(executeRestore(request(target, major, { type: 'cluster', file: src.file('cluster'), manifest: src.manifest, overwrite })));
+      const err = await rejection(executeRestore(request(target, major, { type: 'cluster', file: src.file('cluster'), manifest: src.manifest, overwrite })));
       expect(exitCodeFor(err)).toBe(2);
       expect(err.message).toMatch(/not fresh/);
       expect(err.message).toContain('"app"');
@@ -155,7 +148,7 @@ describe('executeRestore: round trips on every major', () => {
     const fresh = await server(major, src.server.password);
     await executeRestore(request(fresh, major, { type: 'cluster', file: legacy }));
     expectSameDump(await dumpClusterNormalized(src.server), await dumpClusterNormalized(fresh), `legacy cluster (PostgreSQL ${major})`);
-    const again = await failure(executeRestore(request(fresh, major, { type: 'cluster', file: legacy })));
+    const again = await rejection(executeRestore(request(fresh, major, { type: 'cluster', file: legacy })));
     expect(exitCodeFor(again)).toBe(2);
     await fresh.stop();
   });
@@ -175,7 +168,7 @@ describe('executeRestore: round trips on every major', () => {
     await timed('globals', () => executeRestore(request(target, major, { type: 'globals', file: src.file('globals'), manifest: src.manifest })));
     expectSameDump(await dumpGlobalsNormalized(src.server), await dumpGlobalsNormalized(target), `globals (PostgreSQL ${major})`);
     // again: the roles exist now: refused (exit 2) unless overwrite, which updates them
-    const again = await failure(executeRestore(request(target, major, { type: 'globals', file: src.file('globals'), manifest: src.manifest })));
+    const again = await rejection(executeRestore(request(target, major, { type: 'globals', file: src.file('globals'), manifest: src.manifest })));
     expect(exitCodeFor(again)).toBe(2);
     expect(again.message).toContain('app_owner');
     await executeRestore(request(target, major, { type: 'globals', file: src.file('globals'), manifest: src.manifest, overwrite: true }));
@@ -208,7 +201,7 @@ describe('executeRestore: round trips on every major', () => {
     const app = RICH_DATABASES.app;
     await target.query('CREATE TABLE public.added_after_restore (x int); INSERT INTO public.added_after_restore VALUES (1);', app);
     const changed = await dumpDatabaseNormalized(target, app);
-    const refused = await failure(executeRestore(request(target, major, { type: 'database', file: src.file(app), manifest: src.manifest, database: app })));
+    const refused = await rejection(executeRestore(request(target, major, { type: 'database', file: src.file(app), manifest: src.manifest, database: app })));
     expect(exitCodeFor(refused)).toBe(2);
     expect(refused.message).toMatch(/already exists/);
     expect(refused.message).toContain('RESTORE_OVERWRITE');
@@ -235,7 +228,7 @@ describe('executeRestore: round trips on every major', () => {
 
     // SQL that fails half-way: exit 1, psql's message and where, the database as it was
     const failing = await editedFile(src.file(app), join(tmp, 'failing.sql.gz'), (sql) => sql.replace(/^COPY sales\.orders /m, 'SELECT 1/0;\n\nCOPY sales.orders '));
-    const err1 = await failure(executeRestore(request(target, major, { type: 'database', file: failing, database: app, manifest: src.manifest, overwrite: true })));
+    const err1 = await rejection(executeRestore(request(target, major, { type: 'database', file: failing, database: app, manifest: src.manifest, overwrite: true })));
     expect(exitCodeFor(err1)).toBe(1);
     expect(err1.message).toMatch(/division by zero/);
     expect(err1.message).toMatch(/is as it was/);
@@ -247,19 +240,19 @@ describe('executeRestore: round trips on every major', () => {
       const at = sql.indexOf('COPY sales.orders ');
       return sql.slice(0, sql.indexOf('\n', sql.indexOf('\n', at) + 200) + 1);
     });
-    const err2 = await failure(executeRestore(request(target, major, { type: 'database', file: cutInCopy, database: app, manifest: src.manifest, overwrite: true })));
+    const err2 = await rejection(executeRestore(request(target, major, { type: 'database', file: cutInCopy, database: app, manifest: src.manifest, overwrite: true })));
     expect(exitCodeFor(err2)).toBe(3);
     expect(err2.message).toMatch(/inside the data of a COPY/);
     await untouched('a restore of SQL cut inside COPY data');
     const cutAtStatement = await editedFile(src.file(app), join(tmp, 'cut-stmt.sql.gz'), (sql) => sql.slice(0, sql.search(/^CREATE INDEX /m)));
-    const err3 = await failure(executeRestore(request(target, major, { type: 'database', file: cutAtStatement, database: app, manifest: src.manifest, overwrite: true })));
+    const err3 = await rejection(executeRestore(request(target, major, { type: 'database', file: cutAtStatement, database: app, manifest: src.manifest, overwrite: true })));
     expect(exitCodeFor(err3)).toBe(3);
     expect(err3.message).toMatch(/does not end with/);
     await untouched('a restore of SQL cut at a statement');
 
     // a file that would reach another database: refused, nothing touched
     const hostile = await editedFile(src.file(app), join(tmp, 'hostile.sql.gz'), (sql) => sql.replace(/^COPY sales\.orders /m, '\\connect postgres\nCOPY sales.orders '));
-    const err4 = await failure(executeRestore(request(target, major, { type: 'database', file: hostile, database: app, manifest: src.manifest, overwrite: true })));
+    const err4 = await rejection(executeRestore(request(target, major, { type: 'database', file: hostile, database: app, manifest: src.manifest, overwrite: true })));
     expect(exitCodeFor(err4)).toBe(3);
     expect(err4.message).toMatch(/connects to database "postgres"/);
     await untouched('a restore of a file that connects elsewhere');
@@ -278,7 +271,7 @@ describe('executeRestore: round trips on every major', () => {
     }
     const tStop = Date.now();
     ac.abort();
-    const err5 = await failure(running);
+    const err5 = await rejection(running);
     timings.push(`stop ${Date.now() - tStop} ms`);
     expect(err5.name).toBe('AbortedError');
     expect(exitCodeFor(err5)).toBe(1);
@@ -287,7 +280,7 @@ describe('executeRestore: round trips on every major', () => {
 
     // a server older than the backup's: refused before anything
     const newer: Manifest = { ...src.manifest, server: { ...src.manifest.server, major: major + 1, version: `${major + 1}.0` } };
-    const err6 = await failure(executeRestore(request(target, major, { type: 'database', file: src.file(app), manifest: newer, database: app, overwrite: true })));
+    const err6 = await rejection(executeRestore(request(target, major, { type: 'database', file: src.file(app), manifest: newer, database: app, overwrite: true })));
     expect(exitCodeFor(err6)).toBe(2);
     expect(err6.message).toMatch(/older major/);
     await untouched('a refused restore onto an older server');
@@ -330,7 +323,7 @@ describe('executeRestore: stopped in the middle of a big COPY', () => {
     }
     const tStop = Date.now();
     ac.abort();
-    const err = await failure(running);
+    const err = await rejection(running);
     console.log(`PostgreSQL ${major}: big COPY stopped in ${Date.now() - tStop} ms`);
     expect(err.name).toBe('AbortedError');
     expect(err.message).toMatch(/is as it was/);

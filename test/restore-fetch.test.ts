@@ -25,6 +25,7 @@ import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';
 import { startSshd, type SshServer } from './helpers/sshd.js';
 import { makeTempDir } from './helpers/tmp.js';
+import { rejection } from './helpers/rejection.js';
 
 const CLUSTER = 'postgres_cluster.sql.gz';
 const GLOBALS = 'postgres_globals.sql.gz';
@@ -47,14 +48,6 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function catching(fn: () => unknown): Error {
   try {
