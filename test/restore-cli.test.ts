@@ -138,11 +138,16 @@ describe('pg-backups restore with RESTORE_* settings', () => {
   it('a truncated file and a missing manifest entry are refused with exit 3; the target is untouched', async () => {
     const target = await freshTarget();
     const damagedDir = join(dir, 'damaged-local');
+    // The backup with its cluster file cut in half (the manifest as it was: an incomplete folder).
     await cp(join(dir, 'local', folder), join(damagedDir, folder), { recursive: true });
     const cluster = join(damagedDir, folder, 'postgres_cluster.sql.gz');
     await truncate(cluster, Math.floor((await stat(cluster)).size / 2));
-    const manifestPath = join(damagedDir, folder, 'manifest.json');
+    // The same backup under an older name, with the app database's manifest entry gone (a damaged manifest).
+    const older = '20200101_000000';
+    await cp(join(dir, 'local', folder), join(damagedDir, older), { recursive: true });
+    const manifestPath = join(damagedDir, older, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    manifest.folder = older;
     manifest.files = manifest.files.filter((f: { name: string }) => f.name !== 'postgres_db_app.sql.gz');
     await writeFile(manifestPath, JSON.stringify(manifest));
     const env = envFor(target, { BACKUP_DIR: damagedDir, S3_ENABLED: 'false', RSYNC_ENABLED: 'false', RESTORE_FOLDER: folder });
@@ -151,9 +156,9 @@ describe('pg-backups restore with RESTORE_* settings', () => {
     const cut = await runCli(['restore'], { ...env, RESTORE_TYPE: 'cluster' });
     expect(cut.code).toBe(3);
     expect(cut.stderr).toMatch(/postgres_cluster\.sql\.gz of backup \d{8}_\d{6} on local .* is damaged: .*the gzip stream ends early \(truncated file\)/);
-    const missing = await runCli(['restore'], { ...env, RESTORE_TYPE: 'database', RESTORE_DATABASE: 'app' });
+    const missing = await runCli(['restore'], { ...env, RESTORE_FOLDER: older, RESTORE_TYPE: 'database', RESTORE_DATABASE: 'app' });
     expect(missing.code).toBe(3);
-    expect(missing.stderr).toMatch(/does not list postgres_db_app\.sql\.gz \(a missing manifest entry\)/);
+    expect(missing.stderr).toMatch(/does not list postgres_db_app\.sql\.gz, the file of database "app" \(a missing manifest entry\); the backup is damaged; refusing to restore from it/);
     expect(await dumpClusterNormalized(target)).toBe(before);
   });
 

@@ -21,6 +21,7 @@ import { RemoteDestination, partialFolderName } from '../src/sources/remote.js';
 import { INCOMPLETE_MARKER, S3Destination } from '../src/sources/s3.js';
 import type { BackupEntry, BackupSource } from '../src/sources/source.js';
 import { baseEnv, runCli } from './helpers/cli.js';
+import { folderAt as nameAt } from './helpers/fake-backup.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';
 import { startSshd, type SshServer } from './helpers/sshd.js';
@@ -98,6 +99,13 @@ describe('restore: download on demand and verification', () => {
   async function putDir(dir: string, name: string, files: Record<string, Buffer | string>): Promise<void> {
     await mkdir(join(dir, name), { recursive: true });
     for (const [file, body] of Object.entries(files)) await writeFile(join(dir, name, file), body);
+  }
+  /** The real backup's files under another folder name, the manifest naming that folder. */
+  function backupFilesAs(name: string, edit: (files: Record<string, Buffer>) => void = () => {}): Record<string, Buffer> {
+    return backupFiles((f) => {
+      f['manifest.json'] = manifestWith((m) => ({ ...m, folder: name }));
+      edit(f);
+    });
   }
   const manifestWith = (edit: (m: Manifest) => Manifest) => Buffer.from(`${JSON.stringify(edit(structuredClone(manifest)), null, 2)}\n`);
 
@@ -184,45 +192,60 @@ describe('restore: download on demand and verification', () => {
     });
   }
 
-  it('latest picks the newest finished backup, never an unfinished folder', async () => {
+  it('latest picks the newest finished backup, never an unfinished folder nor one dated in the future', async () => {
     const t = Date.now();
-    // Local: an older finished copy, a newer legacy folder, a newer damaged one and a newer staging
-    // folder (a run in progress, whole files and manifest inside).
+    // Local: an older finished copy, a newer legacy folder, a newer damaged one, a newer staging
+    // folder (a run in progress, whole files and manifest inside) and a whole copy dated in 2099.
     const dir = join(work, 'latest-local');
+    const legacyName = nameAt(t + 60_000);
+    const damagedName = nameAt(t + 120_000);
     await putDir(dir, folder, backupFiles());
-    await putDir(dir, '20200101_000000', backupFiles());
-    await putDir(dir, '20980101_000000', { [CLUSTER]: original.get(CLUSTER)! });
-    await putDir(dir, '20990101_000000', { ...backupFiles(), 'manifest.json': '{' });
+    await putDir(dir, '20200101_000000', backupFilesAs('20200101_000000'));
+    await putDir(dir, legacyName, { [CLUSTER]: original.get(CLUSTER)! });
+    await putDir(dir, damagedName, { ...backupFiles(), 'manifest.json': '{' });
+    await putDir(dir, '20990101_000000', backupFilesAs('20990101_000000'));
     await putDir(dir, `.pg-backups-20991231_235959.partial`, backupFiles());
     const local = new LocalSource(dir);
     const entries = await local.list();
     expect(entries.map((e) => [e.folder, e.status])).toEqual([
-      ['20990101_000000', 'damaged'],
-      ['20980101_000000', 'legacy'],
+      ['20990101_000000', 'finished'],
+      [damagedName, 'damaged'],
+      [legacyName, 'legacy'],
       [folder, 'finished'],
       ['20200101_000000', 'finished'],
     ]);
-    expect(pickBackup(entries, 'latest').folder).toBe(folder);
+    const warnings: string[] = [];
+    expect(pickBackup(entries, 'latest', dir, { warn: (m) => warnings.push(m) }).folder).toBe(folder);
+    expect(warnings).toEqual([
+      `latest: passed over 20990101_000000 on ${dir}: dated in the future (a clock was wrong when it was written?); name it in RESTORE_FOLDER to restore it anyway`,
+      expect.stringMatching(new RegExp(`^latest: passed over ${damagedName} on ${dir}: it is damaged \\(.*manifest\\.json is not valid JSON`)),
+      `latest: passed over ${legacyName} on ${dir}: it is legacy`,
+    ]);
     expect(pickBackup(entries, 'LATEST').folder).toBe(folder);
     expect(pickBackup(entries, '20200101_000000').folder).toBe('20200101_000000');
-    expect(pickBackup(entries, '20980101_000000').status).toBe('legacy'); // named: a legacy folder is fine
+    expect(pickBackup(entries, legacyName).status).toBe('legacy'); // named: a legacy folder is fine
+    warnings.length = 0;
+    expect(pickBackup(entries, '20990101_000000', dir, { warn: (m) => warnings.push(m) }).folder).toBe('20990101_000000'); // named: restored, with a warning
+    expect(warnings).toEqual([expect.stringMatching(/^backup 20990101_000000 on .* is dated in the future/)]);
     const [verified] = await fetchForRestore(local, pickBackup(entries, 'latest'), [CLUSTER], { restoreDir: join(work, 'unused') });
     expect(verified!.path).toBe(join(dir, folder, CLUSTER));
 
-    const damaged = catching(() => pickBackup(entries, '20990101_000000', dir));
+    const damaged = catching(() => pickBackup(entries, damagedName, dir));
     expect(damaged).toBeInstanceOf(VerificationError);
-    expect(damaged.message).toMatch(/^backup 20990101_000000 on .* is damaged: .*manifest\.json is not valid JSON.*; refusing to restore from it$/);
+    expect(damaged.message).toMatch(new RegExp(`^backup ${damagedName} on .* is damaged: .*manifest\\.json is not valid JSON.*; refusing to restore from it$`));
     const staging = catching(() => pickBackup(entries, '.pg-backups-20991231_235959.partial'));
     expect(staging).toBeInstanceOf(UsageError);
     expect(staging.message).toMatch(/^RESTORE_FOLDER=".pg-backups-20991231_235959.partial" is not a backup folder name/);
     const absent = catching(() => pickBackup(entries, '20991231_235959', dir));
     expect(absent).toBeInstanceOf(UsageError);
     expect(absent.message).toBe(
-      `RESTORE_FOLDER=20991231_235959 is not a backup on ${dir} (the newest there: 20980101_000000, ${folder}, 20200101_000000); e.g. RESTORE_FOLDER=20980101_000000, or RESTORE_FOLDER=latest`,
+      `RESTORE_FOLDER=20991231_235959 is not a backup on ${dir} (the newest there: 20990101_000000, ${legacyName}, ${folder}); e.g. RESTORE_FOLDER=${legacyName}, or RESTORE_FOLDER=latest`,
     );
-    const none = catching(() => pickBackup(entries.filter((e) => e.status === 'damaged'), 'latest', dir));
+    const none = catching(() => pickBackup(entries.filter((e) => e.status === 'damaged' || e.folder.startsWith('2099')), 'latest', dir));
     expect(none).toBeInstanceOf(UsageError);
-    expect(none.message).toBe(`RESTORE_FOLDER=latest: there is no finished backup on ${dir} (only damaged ones: 20990101_000000); make one with \`pg-backups backup\`, or choose another RESTORE_SOURCE`);
+    expect(none.message).toBe(
+      `RESTORE_FOLDER=latest: there is no finished backup on ${dir} (only damaged or incomplete ones: ${damagedName}; only ones dated in the future: 20990101_000000); make one with \`pg-backups backup\`, name a folder in RESTORE_FOLDER, or choose another RESTORE_SOURCE`,
+    );
     expect(catching(() => pickBackup([], 'latest'))).toBeInstanceOf(UsageError);
 
     // S3: a newer folder holding every file and the incomplete marker, but no manifest (a push at work).
@@ -262,29 +285,40 @@ describe('restore: download on demand and verification', () => {
       f[APP] = app.subarray(0, Math.floor(app.length * 0.6));
       delete f[GLOBALS]; // listed in the manifest, not there
     });
-    const noAppEntry = manifestWith((m) => ({ ...m, files: m.files.filter((f) => f.name !== APP) }));
 
     const localDir = join(work, 'damaged-local');
     await putDir(localDir, folder, damagedFiles);
     await putS3('damaged', folder, damagedFiles);
     const remoteDir = join(sshd.remoteRoot, 'damaged');
     await putDir(remoteDir, folder, damagedFiles);
-    // The same backup with the app database's manifest entry gone (file still there).
-    // Its cluster file has a flipped byte in the gzip header's MTIME, which gunzip does not check:
-    // only the sha256 sees it.
-    const older = backupFiles((f) => {
-      f['manifest.json'] = noAppEntry;
+    // The same backup with the app database's manifest entry gone (file still there): a manifest
+    // that fails its check, so the whole folder is damaged.
+    const older = backupFilesAs('20200101_000000', (f) => {
+      f['manifest.json'] = manifestWith((m) => ({ ...m, folder: '20200101_000000', files: m.files.filter((x) => x.name !== APP) }));
+    });
+    // A whole folder whose cluster file has a flipped byte in the gzip header's MTIME, which gunzip
+    // does not check: only the sha256 sees it.
+    const mtimeFlipped = backupFilesAs('20200102_000000', (f) => {
       f[CLUSTER] = flipByte(cluster, 5);
     });
-    await putDir(localDir, '20200101_000000', older);
-    await putS3('damaged', '20200101_000000', older);
-    await putDir(remoteDir, '20200101_000000', older);
+    for (const [name, files] of [['20200101_000000', older], ['20200102_000000', mtimeFlipped]] as const) {
+      await putDir(localDir, name, files);
+      await putS3('damaged', name, files);
+      await putDir(remoteDir, name, files);
+    }
 
     const sources: BackupSource[] = [new LocalSource(localDir), s3Source('damaged'), remoteSource(remoteDir)];
     for (const source of sources) {
       const restoreDir = join(work, `restore-damaged-${source.kind}`);
       const entries = await source.list();
-      const entry = pickBackup(entries, folder);
+      expect(entries.map((e) => [e.folder, e.status])).toEqual([
+        [folder, 'incomplete'],
+        ['20200102_000000', 'finished'],
+        ['20200101_000000', 'damaged'],
+      ]);
+      const warnings: string[] = [];
+      const entry = pickBackup(entries, folder, undefined, { warn: (m) => warnings.push(m) });
+      expect(warnings).toEqual([`backup ${folder} is incomplete (${GLOBALS} is missing; ${APP} has ${Math.floor(app.length * 0.6)} bytes, the manifest says ${app.length}); only files that are whole and match the manifest are restored from it`]);
       const where = `backup ${folder} on ${source.kind} ${source.location}`;
 
       const flipped = await refused(source, entry, filesForRestore(entry, 'cluster'), restoreDir, CLUSTER, /is damaged: /);
@@ -302,22 +336,24 @@ describe('restore: download on demand and verification', () => {
       expect(sales!.sha256).toBe(manifest.files.find((f) => f.name === SALES)!.sha256);
 
       await rm(restoreDir, { recursive: true, force: true });
-      const older = pickBackup(entries, '20200101_000000');
-      const mtime = await refused(source, older, filesForRestore(older, 'cluster'), restoreDir, CLUSTER, /is damaged: its sha256 [0-9a-f]{64} differs from the manifest's [0-9a-f]{64}; refusing/);
+      const whole = pickBackup(entries, '20200102_000000');
+      const mtime = await refused(source, whole, filesForRestore(whole, 'cluster'), restoreDir, CLUSTER, /is damaged: its sha256 [0-9a-f]{64} differs from the manifest's [0-9a-f]{64}; refusing/);
       expect(mtime.message).not.toMatch(/gzip/);
       console.log(`${source.kind} refusals:\n  ${[flipped, truncated, missing, mtime].map((e) => e.message).join('\n  ')}`);
-      const noEntry = catching(() => filesForRestore(older, 'database', 'app'));
-      expect(noEntry).toBeInstanceOf(VerificationError);
-      expect(noEntry.message).toBe(
-        `the manifest of backup 20200101_000000 does not list ${APP} (a missing manifest entry); the backup is incomplete, refusing to restore from it`,
-      );
-      // Asked for directly, the file is refused too, although it is there.
-      await refused(source, older, [APP], restoreDir, APP, /a missing manifest entry/);
 
-      const unknown = catching(() => filesForRestore(older, 'database', 'nope'));
+      // The missing manifest entry: the manifest fails its check, the folder is refused as a whole.
+      const noEntry = catching(() => pickBackup(entries, '20200101_000000'));
+      expect(noEntry).toBeInstanceOf(VerificationError);
+      expect(noEntry.message).toMatch(new RegExp(`^backup 20200101_000000 is damaged: .*manifest\\.json does not list ${APP.replace(/\./g, '\\.')}, the file of database "app" \\(a missing manifest entry\\); the backup is damaged; refusing to restore from it$`));
+      const olderEntry = entries.find((e) => e.folder === '20200101_000000')!;
+      expect(catching(() => filesForRestore(olderEntry, 'database', 'app'))).toBeInstanceOf(VerificationError);
+      // Asked for directly, the file is refused too, although it is there.
+      await refused(source, olderEntry, [APP], restoreDir, APP, /a missing manifest entry/);
+
+      const unknown = catching(() => filesForRestore(whole, 'database', 'nope'));
       expect(unknown).toBeInstanceOf(UsageError);
-      expect(unknown.message).toBe(`RESTORE_DATABASE="nope" is not in backup 20200101_000000; it has ${manifest.databases.map((d) => JSON.stringify(d)).join(', ')}; e.g. RESTORE_DATABASE=${manifest.databases.find((d) => /^[\w.-]+$/.test(d))}`);
-      expect(catching(() => filesForRestore(older, 'database'))).toBeInstanceOf(UsageError);
+      expect(unknown.message).toBe(`RESTORE_DATABASE="nope" is not in backup 20200102_000000; it has ${manifest.databases.map((d) => JSON.stringify(d)).join(', ')}; e.g. RESTORE_DATABASE=${manifest.databases.find((d) => /^[\w.-]+$/.test(d))}`);
+      expect(catching(() => filesForRestore(whole, 'database'))).toBeInstanceOf(UsageError);
     }
     console.log(`damage on three sources: ${Date.now() - t} ms`);
   });
@@ -422,8 +458,7 @@ describe('restore: download on demand and verification', () => {
     const payload = gzipSync(Buffer.from('SELECT 1;\n'));
     const evilFile = (name: string) => ({ name, kind: 'database' as const, database: 'evil', bytes: payload.length, sha256: sha(payload) });
 
-    // S3: manifests naming files with slashes (damaged when listed) and with backslashes or ".."
-    // (valid JSON, listed as finished): every one refused.
+    // S3: manifests naming files with slashes, backslashes or "..": every one refused.
     await putS3('hostile', '20250101_000000', {
       [CLUSTER]: original.get(CLUSTER)!,
       'manifest.json': manifestWith((m) => ({ ...m, folder: '20250101_000000', files: [...m.files, evilFile('../../etc/x'), evilFile('a/../../x')] })),
@@ -443,29 +478,28 @@ describe('restore: download on demand and verification', () => {
       'manifest.json': manifestWith((m) => ({ ...m, folder: '20250102_000000', databases: ['evil'], files: [evilFile('..\\..\\x'), ...m.files] })),
     });
 
+    // A whole folder next to them, for the good file at the end and for the hand-made entries below.
+    await putS3('hostile', '20250103_000000', backupFilesAs('20250103_000000'));
+    await putDir(remoteDir, '20250103_000000', backupFilesAs('20250103_000000'));
+
     for (const source of [s3Source('hostile'), remoteSource(remoteDir)]) {
       const entries = await source.list();
+      // Every manifest naming a file with a path separator ('/' or '\\') fails its check.
       expect(entries.map((e) => [e.folder, e.status])).toEqual([
-        ['20250102_000000', 'finished'],
+        ['20250103_000000', 'finished'],
+        ['20250102_000000', 'damaged'],
         ['20250101_000000', 'damaged'],
       ]);
-      // The damaged one (names with '/') is refused as a whole.
-      const damaged = entries[1]!;
-      expect(catching(() => filesForRestore(damaged, 'cluster'))).toBeInstanceOf(VerificationError);
-      expect(await rejection(fetchForRestore(source, damaged, [CLUSTER], { restoreDir }))).toBeInstanceOf(VerificationError);
-
-      // The finished one: the database "evil" maps to a file named "..\..\x".
-      const finished = entries[0]!;
-      const files = filesForRestore(finished, 'database', 'evil');
-      expect(files).toEqual(['..\\..\\x']);
-      const err = await rejection(fetchForRestore(source, finished, files, { restoreDir }));
-      expect(err).toBeInstanceOf(VerificationError);
-      expect(err.message).toBe(
-        `backup 20250102_000000 on ${source.kind} ${source.location}: the file name "..\\\\..\\\\x" is refused (it holds a path separator): it could write outside RESTORE_DIR; refusing to restore from it`,
-      );
+      for (const damaged of entries.slice(1)) {
+        expect(damaged.problem).toMatch(/\.name \(".*"\): it holds a path separator; the backup is damaged$/);
+        expect(catching(() => filesForRestore(damaged, 'cluster'))).toBeInstanceOf(VerificationError);
+        expect(catching(() => filesForRestore(damaged, 'database', 'evil'))).toBeInstanceOf(VerificationError);
+        expect(await rejection(fetchForRestore(source, damaged, [CLUSTER], { restoreDir }))).toBeInstanceOf(VerificationError);
+      }
 
       // An entry made by hand (as a source that let anything through would give it): every hostile
       // name refused before anything is read or written, also next to a good file.
+      const finished = entries[0]!;
       const handMade: BackupEntry = {
         ...finished,
         manifest: { ...finished.manifest!, files: [...finished.manifest!.files, ...hostileNames.map(evilFile)] },
@@ -475,6 +509,10 @@ describe('restore: download on demand and verification', () => {
         expect(e, name).toBeInstanceOf(VerificationError);
         expect(e.message).toContain(`the file name ${JSON.stringify(name)} is refused`);
       }
+      const backslash = await rejection(fetchForRestore(source, handMade, ['..\\..\\x'], { restoreDir }));
+      expect(backslash.message).toBe(
+        `backup 20250103_000000 on ${source.kind} ${source.location}: the file name "..\\\\..\\\\x" is refused (it holds a path separator): it could write outside RESTORE_DIR; refusing to restore from it`,
+      );
       for (const badFolder of ['..', '../..', '20250102_000000/../..', '']) {
         const e = await rejection(fetchForRestore(source, { ...finished, folder: badFolder }, [CLUSTER], { restoreDir }));
         expect(e, badFolder).toBeInstanceOf(VerificationError);
@@ -486,8 +524,8 @@ describe('restore: download on demand and verification', () => {
     expect(existsSync(join(base, 'a', 'etc'))).toBe(false);
     expect(existsSync(join(base, 'x'))).toBe(false);
     // And the good file of the same backup still comes through into RESTORE_DIR.
-    const [good] = await fetchForRestore(s3Source('hostile'), pickBackup(await s3Source('hostile').list(), '20250102_000000'), [CLUSTER], { restoreDir });
-    expect(await filesUnder(base)).toEqual([join('a', 'b', 'restore', '20250102_000000', CLUSTER)]);
+    const [good] = await fetchForRestore(s3Source('hostile'), pickBackup(await s3Source('hostile').list(), '20250103_000000'), [CLUSTER], { restoreDir });
+    expect(await filesUnder(base)).toEqual([join('a', 'b', 'restore', '20250103_000000', CLUSTER)]);
     expect(good!.sha256).toBe(manifest.files.find((f) => f.name === CLUSTER)!.sha256);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { baseEnv, runCli } from './helpers/cli.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { makeTempDir } from './helpers/tmp.js';
+import { writeFakeBackup } from './helpers/fake-backup.js';
 
 const DAY = 24 * 3600 * 1000;
 const nameAt = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
@@ -86,11 +87,7 @@ describe('local retention with remote destinations', () => {
     const { LocalSource } = await import('../src/sources/local.js');
     const { pruneSource } = await import('../src/core/prune.js');
     const root = await makeTempDir('shipped-');
-    const make = async (dir: string, folder: string) => {
-      await mkdir(join(dir, folder), { recursive: true });
-      const manifest = { format: 'pg-backups/1', tool: { name: 'pg-backups', version: '0' }, folder, finishedAt: new Date().toISOString(), databases: [], files: [] };
-      await writeFile(join(dir, folder, 'manifest.json'), JSON.stringify(manifest));
-    };
+    const make = (dir: string, folder: string) => writeFakeBackup(dir, folder);
     const localDir = join(root, 'local');
     const remoteDir = join(root, 'remote');
     const now = Date.now();

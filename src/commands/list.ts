@@ -11,9 +11,15 @@ export const listCommand: Command = {
   help: `Usage: pg-backups list [options]
 
 Lists backups on every enabled source (local, S3, remote host), merged by folder and newest first,
-with where each copy lives. A source that cannot be read is reported (exit 1); the others still answer. STATUS is "finished" (has manifest.json), "legacy" (made by the bash
-tool, no manifest: verified by gzip alone) or "damaged" (unreadable manifest). Runs that did not
-finish are never listed.
+with where each copy lives. A source that cannot be read is reported (exit 1); the others still
+answer. Runs that did not finish are never listed. STATUS is
+  finished    a valid manifest.json, and every file it names is there with its recorded size
+  incomplete  a valid manifest.json, but a file it names is missing or of another size
+  legacy      made by the bash tool, no manifest: verified by gzip alone
+  damaged     a manifest.json that cannot be read or fails its check (NOTE says why)
+  not ours    a symbolic link (or the like) named like a backup folder: never read, never deleted
+A folder dated more than 15 minutes in the future (a clock was wrong) is flagged in NOTE: it is
+never picked as latest and never counts as the newest backup for retention.
 
 Options:
 ${SOURCE_HELP}
@@ -22,7 +28,7 @@ ${SOURCE_HELP}
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const { backups, failures } = await listBackups(selectSources({ env: ctx.env, flags: ctx.flags }).selected, ctx.signal);
+    const { backups, failures } = await listBackups(selectSources({ env: ctx.env, flags: ctx.flags }, { localMustExist: true }).selected, ctx.signal);
     for (const f of failures) ctx.out.error(`cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
     ctx.out.printJson({
       ok: failures.length === 0,
@@ -31,6 +37,7 @@ ${EXIT_CODES_HELP}
         folder: b.folder,
         time: b.time.toISOString(),
         status: b.status,
+        future: b.future,
         serverVersion: b.manifest?.server.version ?? null,
         databases: b.databases,
         bytes: b.bytes,
@@ -42,18 +49,25 @@ ${EXIT_CODES_HELP}
       ctx.out.print('no backups found');
       return failures.length === 0 ? 0 : 1;
     }
-    const rows = [['FOLDER', 'STATUS', 'SERVER', 'DATABASES', 'SIZE', 'WHERE']];
+    const rows = [['FOLDER', 'STATUS', 'SERVER', 'DATABASES', 'SIZE', 'WHERE', 'NOTE']];
     for (const b of backups) {
+      const notes = [b.future ? 'dated in the future: never picked as latest' : '', b.problem ?? ''].filter(Boolean);
       rows.push([
         b.folder,
-        b.status,
+        b.status === 'foreign' ? 'not ours' : b.status,
         b.manifest?.server.version ?? '-',
-        String(b.databases.length),
-        formatBytes(b.bytes),
+        b.status === 'foreign' ? '-' : String(b.databases.length),
+        b.status === 'foreign' ? '-' : formatBytes(b.bytes),
         b.copies.map((c) => `${c.source.kind}:${c.source.location}`).join(', '),
+        oneLine(notes.join('; ')),
       ]);
     }
     for (const line of table(rows)) ctx.out.print(line);
     return failures.length === 0 ? 0 : 1;
   },
 };
+
+/** A note on one table line: control characters (a newline in a name) shown escaped. */
+function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -19,10 +19,12 @@ export const pruneCommand: Command = {
   help: `Usage: pg-backups prune [options]
 
 Deletes finished backups older than each destination's retention: LOCAL_RETENTION_DAYS for
-BACKUP_DIR, S3_RETENTION_DAYS on S3, RSYNC_RETENTION_DAYS on the remote host. The newest finished
-backup of each destination is always kept, whatever its age; legacy backups, damaged folders and
-files pg-backups did not write are never touched. A local backup that an enabled destination
-should hold but does not (its upload failed) is kept.
+BACKUP_DIR, S3_RETENTION_DAYS on S3, RSYNC_RETENTION_DAYS on the remote host. Only whole backups
+(valid manifest, every file there with its recorded size) are deleted, and of those the newest is
+always kept, whatever its age. Folders dated in the future (a wrong clock), incomplete, damaged and
+legacy folders, symbolic links and files pg-backups did not write are never touched (a warning
+names the ones to look at). A local backup that an enabled destination should hold but does not
+(its upload failed) is kept.
 
 Options:
   --source local|s3|remote  only this destination (default: every enabled one)
@@ -35,7 +37,7 @@ Options:
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const sources = selectSources({ env: ctx.env, flags: ctx.flags });
+    const sources = selectSources({ env: ctx.env, flags: ctx.flags }, { localMustExist: true });
     const dryRun = ctx.flags['dry-run'] === true;
     const results: PruneResult[] = [];
     const errors: string[] = [];

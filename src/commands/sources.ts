@@ -1,8 +1,9 @@
 // The sources a command reads: --source, or every enabled source (local, S3, remote host).
+import { statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { readLocal } from '../core/settings/backup.js';
 import { readRemote, readS3 } from '../core/settings/destinations.js';
-import { readEnum, type SettingInput } from '../core/settings/read.js';
+import { readEnum, readRaw, type SettingInput } from '../core/settings/read.js';
 import { openDestinations } from '../sources/destinations.js';
 import { LocalSource } from '../sources/local.js';
 import type { BackupSource, Destination, SourceKind } from '../sources/source.js';
@@ -17,7 +18,13 @@ export interface SelectedSources {
   selected: BackupSource[];
 }
 
-export function selectSources(input: SettingInput): SelectedSources {
+/**
+ * The sources of a command. With `localMustExist` (list, verify, prune), a BACKUP_DIR that does not
+ * exist is a setting to fix (UsageError naming it) when it was set, named by --source local, or is
+ * the only source; the default /backups missing on a machine that reads S3 or a remote host (the
+ * restore image) is left out with a notice instead.
+ */
+export function selectSources(input: SettingInput, opts: { localMustExist?: boolean } = {}): SelectedSources {
   const kind: SourceKind | undefined = readEnum(input, { name: 'SOURCE', flag: 'source' }, KINDS);
   const localSettings = readLocal(input);
   const local = new LocalSource(localSettings.backupDir);
@@ -28,10 +35,29 @@ export function selectSources(input: SettingInput): SelectedSources {
   if (kind === 'remote' && !destinations.some((d) => d.kind === 'remote')) {
     throw new UsageError('--source remote needs RSYNC_ENABLED=true, RSYNC_HOST and RSYNC_PATH (with RSYNC_SSH_KEY and RSYNC_KNOWN_HOSTS as for backups)');
   }
-  const all: BackupSource[] = [local, ...destinations];
+  let all: BackupSource[] = [local, ...destinations];
+  if (opts.localMustExist && (kind === undefined || kind === 'local')) {
+    const problem = localDirProblem(local.dir);
+    if (problem) {
+      const explicit = readRaw(input, { name: 'BACKUP_DIR', flag: 'backup-dir' }) !== undefined;
+      if (explicit || kind === 'local' || destinations.length === 0) {
+        throw new UsageError(`BACKUP_DIR ${local.dir} ${problem}; point BACKUP_DIR at the folder that holds the backups, e.g. BACKUP_DIR=/backups`);
+      }
+      (input as { notice?: (message: string) => void }).notice?.(`BACKUP_DIR ${local.dir} (the default) ${problem}: reading only ${destinations.map((d) => `${d.kind}:${d.location}`).join(', ')}`);
+      all = destinations;
+    }
+  }
   return { local, localRetentionDays: localSettings.retentionDays, destinations, selected: kind ? all.filter((s) => s.kind === kind) : all };
 }
 
+function localDirProblem(dir: string): string | undefined {
+  try {
+    return statSync(dir).isDirectory() ? undefined : 'is not a folder';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
+  }
+}
+
 export const SOURCE_HELP = `  --source local|s3|remote  which source to read (default: every enabled source)
-  --backup-dir DIR          BACKUP_DIR (default /backups)
+  --backup-dir DIR          BACKUP_DIR (default /backups; it must exist)
   S3 and the remote host are enabled and reached with the settings of \`pg-backups backup --help\``;

@@ -1,8 +1,9 @@
 // Backups across sources: the same folder on several sources is one backup with several copies.
 import { databaseOfFile } from './backup/names.js';
 import { messageOf } from './errors.js';
+import { isFuture } from './retention.js';
 import { redact } from './secrets.js';
-import type { BackupEntry, BackupSource } from '../sources/source.js';
+import type { BackupEntry, BackupSource, EntryStatus } from '../sources/source.js';
 
 export interface BackupCopy {
   source: BackupSource;
@@ -12,8 +13,12 @@ export interface BackupCopy {
 export interface CatalogEntry {
   folder: string;
   time: Date;
-  status: BackupEntry['status'];
+  /** The best status among the copies (finished > incomplete > legacy > damaged > foreign). */
+  status: EntryStatus;
+  /** Dated further in the future than clock skew explains: never "latest", never counted by retention. */
+  future: boolean;
   manifest?: BackupEntry['manifest'];
+  /** What is wrong, per copy that is not finished: "s3: postgres_db_app.sql.gz is missing". */
   problem?: string;
   databases: string[];
   bytes: number;
@@ -31,8 +36,10 @@ export interface Catalog {
   failures: SourceFailure[];
 }
 
-export async function listBackups(sources: BackupSource[], signal?: AbortSignal): Promise<Catalog> {
-  const byFolder = new Map<string, CatalogEntry>();
+const RANK: Record<EntryStatus, number> = { finished: 0, incomplete: 1, legacy: 2, damaged: 3, foreign: 4 };
+
+export async function listBackups(sources: BackupSource[], signal?: AbortSignal, now: Date = new Date()): Promise<Catalog> {
+  const byFolder = new Map<string, BackupCopy[]>();
   const failures: SourceFailure[] = [];
   const listed = await Promise.all(
     sources.map(async (source) => {
@@ -47,22 +54,25 @@ export async function listBackups(sources: BackupSource[], signal?: AbortSignal)
   );
   for (const { source, entries } of listed) {
     for (const entry of entries) {
-      const known = byFolder.get(entry.folder);
-      if (known) {
-        known.copies.push({ source, entry });
-        continue;
-      }
-      byFolder.set(entry.folder, {
-        folder: entry.folder,
-        time: entry.time,
-        status: entry.status,
-        manifest: entry.manifest,
-        problem: entry.problem,
-        databases: entry.manifest?.databases ?? entry.files.map((f) => databaseOfFile(f.name)).filter((d): d is string => d !== undefined),
-        bytes: entry.manifest ? entry.manifest.files.reduce((n, f) => n + f.bytes, 0) : entry.files.reduce((n, f) => n + f.bytes, 0),
-        copies: [{ source, entry }],
-      });
+      const copies = byFolder.get(entry.folder) ?? [];
+      copies.push({ source, entry });
+      byFolder.set(entry.folder, copies);
     }
   }
-  return { backups: [...byFolder.values()].sort((a, b) => b.folder.localeCompare(a.folder)), failures };
+  const backups = [...byFolder.entries()].map(([folder, copies]): CatalogEntry => {
+    const best = [...copies].sort((a, b) => RANK[a.entry.status] - RANK[b.entry.status])[0]!.entry;
+    const problems = copies.filter((c) => c.entry.status !== 'finished' && c.entry.problem).map((c) => (copies.length > 1 ? `${c.source.kind}: ${c.entry.problem}` : c.entry.problem!));
+    return {
+      folder,
+      time: best.time,
+      status: best.status,
+      future: isFuture(best.time, now),
+      manifest: best.manifest,
+      problem: problems.length > 0 ? problems.join('; ') : undefined,
+      databases: best.manifest?.databases ?? best.files.map((f) => databaseOfFile(f.name)).filter((d): d is string => d !== undefined),
+      bytes: best.manifest ? best.manifest.files.reduce((n, f) => n + f.bytes, 0) : best.files.reduce((n, f) => n + f.bytes, 0),
+      copies,
+    };
+  });
+  return { backups: backups.sort((a, b) => b.folder.localeCompare(a.folder)), failures };
 }

@@ -1,7 +1,7 @@
 // Applying each destination's retention.
 import type { BackupEntry, BackupSource, Destination } from '../sources/source.js';
 import { messageOf } from './errors.js';
-import { expiredBackups } from './retention.js';
+import { expiredBackups, isFuture } from './retention.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -30,14 +30,16 @@ export interface PruneOptions {
    * there too). A backup that never reached a destination is thus never deleted locally.
    */
   shippedTo?: Destination[];
+  /** Folders never deleted, whatever their age: the backup a run has just written. */
+  keep?: readonly string[];
 }
 
 export async function pruneSource(source: BackupSource, retentionDays: number, opts: PruneOptions = {}): Promise<PruneResult> {
   const now = opts.now ?? new Date();
   const entries = await source.list(opts.signal);
-  let expired = expiredBackups(entries, retentionDays, now);
+  let expired = expiredBackups(entries, retentionDays, now, opts.keep);
   let protectedEntries: BackupEntry[] = [];
-  const warnings: string[] = [];
+  const warnings = leftAlone(entries, retentionDays, now);
   if (opts.shippedTo && opts.shippedTo.length > 0 && expired.length > 0) {
     const safe = await shippedEverywhere(expired, opts.shippedTo, now, warnings, opts.signal);
     protectedEntries = expired.filter((e) => !safe.has(e.folder));
@@ -56,7 +58,7 @@ export async function pruneSource(source: BackupSource, retentionDays: number, o
       ? await (source as Destination).pruneIncomplete!(new Date(now.getTime() - DAY_MS), { signal: opts.signal, dryRun: opts.dryRun })
       : [];
   const gone = new Set(expired.map((e) => e.folder));
-  if (protectedEntries.length > 0 && warnings.length === 0) {
+  if (protectedEntries.length > 0 && !warnings.some((w) => w.startsWith('kept expired local backups'))) {
     warnings.push(`kept expired local backups ${protectedEntries.map((e) => e.folder).join(', ')}: an enabled destination should hold them and does not`);
   }
   return {
@@ -69,6 +71,24 @@ export async function pruneSource(source: BackupSource, retentionDays: number, o
     protected: protectedEntries,
     dryRun: opts.dryRun ?? false,
   };
+}
+
+/** Warnings about folders retention leaves alone that an operator should look at. */
+function leftAlone(entries: BackupEntry[], retentionDays: number, now: Date): string[] {
+  const warnings: string[] = [];
+  const cutoff = now.getTime() - retentionDays * DAY_MS;
+  const future = entries.filter((e) => e.status !== 'foreign' && isFuture(e.time, now)).map((e) => e.folder).sort();
+  if (future.length > 0) {
+    warnings.push(
+      `left ${future.join(', ')} alone: dated in the future (a clock was wrong when ${future.length === 1 ? 'it was' : 'they were'} written?); such folders are never deleted by retention nor picked as latest; check and delete by hand`,
+    );
+  }
+  for (const e of entries) {
+    if ((e.status === 'incomplete' || e.status === 'damaged') && e.time.getTime() < cutoff && !isFuture(e.time, now)) {
+      warnings.push(`left ${e.folder} alone although it is past retention: it is ${e.status} (${e.problem ?? 'not whole'}); pg-backups deletes only whole backups; check and delete by hand`);
+    }
+  }
+  return warnings;
 }
 
 async function shippedEverywhere(

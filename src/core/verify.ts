@@ -4,7 +4,6 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, VerificationError } from './errors.js';
 import { CheckingStream, FileDamage } from './file-check.js';
-import { CLUSTER_FILE, GLOBALS_FILE, databaseFileName } from './backup/names.js';
 import type { BackupEntry, BackupSource } from '../sources/source.js';
 
 export interface FileCheck {
@@ -32,15 +31,12 @@ export async function verifyBackup(
   const files: FileCheck[] = [];
   const expected: Array<{ name: string; bytes?: number; sha256?: string }> = [];
 
-  if (entry.status === 'damaged') {
+  if (entry.status === 'damaged' || entry.status === 'foreign') {
+    // The manifest failed its check (it is not read further), or the folder is not ours (never read).
     problems.push(entry.problem ?? 'the manifest cannot be read');
-  } else if (entry.status === 'finished' && entry.manifest) {
-    const m = entry.manifest;
-    expected.push(...m.files);
-    const names = new Set(m.files.map((f) => f.name));
-    for (const required of [CLUSTER_FILE, GLOBALS_FILE, ...m.databases.map(databaseFileName)]) {
-      if (!names.has(required)) problems.push(`the manifest does not list ${required}`);
-    }
+  } else if (entry.manifest) {
+    // finished or incomplete: every file the manifest names, each checked (a missing one says so).
+    expected.push(...entry.manifest.files);
   } else {
     expected.push(...entry.files.map((f) => ({ name: f.name })));
   }
@@ -68,7 +64,7 @@ async function checkFile(
   } catch (err) {
     if (signal?.aborted) throw new AbortedError();
     if (err instanceof FileDamage) return { name: file.name, ok: false, bytes: check.bytes, problem: err.problem };
-    if (err instanceof VerificationError) return { name: file.name, ok: false, bytes: 0, problem: 'missing' };
+    if (err instanceof VerificationError) return { name: file.name, ok: false, bytes: 0, problem: /is missing$/.test(err.message) ? 'missing' : err.message };
     throw err; // the source failed (network, permissions): not a verdict on the backup
   }
   return { name: file.name, ok: true, bytes: check.bytes };

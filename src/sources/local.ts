@@ -1,11 +1,13 @@
-// Backups in a local folder (BACKUP_DIR).
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+// Backups in a local folder (BACKUP_DIR). Nothing here follows a symbolic link out of BACKUP_DIR:
+// a folder or file that is a link is listed for what it is (not ours) and never read or deleted.
+import { constants } from 'node:fs';
+import { lstat, open, readdir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ExternalError, VerificationError, messageOf } from '../core/errors.js';
-import { parseManifest } from '../core/backup/manifest.js';
-import { folderTime, isBackupFileName, MANIFEST_FILE } from '../core/backup/names.js';
+import { ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
+import { MAX_MANIFEST_BYTES } from '../core/backup/manifest.js';
+import { folderTime, MANIFEST_FILE } from '../core/backup/names.js';
+import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, type ListedFolder } from './entry.js';
 import type { BackupEntry, BackupSource } from './source.js';
 
 export class LocalSource implements BackupSource {
@@ -22,7 +24,9 @@ export class LocalSource implements BackupSource {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new UsageError(`BACKUP_DIR ${this.dir} does not exist; point BACKUP_DIR at the folder that holds the backups, e.g. BACKUP_DIR=/backups`);
+      if (code === 'ENOTDIR') throw new UsageError(`BACKUP_DIR ${this.dir} is not a folder; point BACKUP_DIR at the folder that holds the backups, e.g. BACKUP_DIR=/backups`);
       throw new ExternalError(`cannot read BACKUP_DIR ${this.dir}: ${messageOf(err)}`);
     }
     const entries: BackupEntry[] = [];
@@ -39,53 +43,94 @@ export class LocalSource implements BackupSource {
     const path = join(this.dir, folder);
     let names: string[];
     try {
-      if (!(await stat(path)).isDirectory()) return undefined;
+      const st = await lstat(path);
+      if (st.isSymbolicLink()) return foreignEntry(folder, time, 'a symbolic link');
+      if (!st.isDirectory()) return undefined;
       names = await readdir(path);
     } catch {
-      return undefined;
+      return undefined; // vanished meanwhile, or unreadable: not a backup we can offer
     }
-    const files: BackupEntry['files'] = [];
+    const listed: ListedFolder = { folder, time, files: [], others: new Map() };
     for (const name of names) {
       try {
-        const s = await stat(join(path, name));
-        if (s.isFile()) files.push({ name, bytes: s.size });
+        const s = await lstat(join(path, name));
+        if (s.isFile()) listed.files.push({ name, bytes: s.size });
+        else listed.others!.set(name, s.isSymbolicLink() ? 'a symbolic link' : s.isDirectory() ? 'a folder' : 'not a regular file');
       } catch {
         /* vanished meanwhile */
       }
     }
-    if (names.includes(MANIFEST_FILE)) {
-      try {
-        const manifest = parseManifest(await readFile(join(path, MANIFEST_FILE), 'utf8'), path);
-        return { folder, time, status: 'finished', manifest, files };
-      } catch (err) {
-        return { folder, time, status: 'damaged', problem: messageOf(err), files };
-      }
+    const linkedManifest = manifestNotAFile(listed);
+    if (linkedManifest) return foreignEntry(folder, time, `a folder whose ${MANIFEST_FILE} is ${listed.others!.get(MANIFEST_FILE)}`);
+    const manifestFile = listed.files.find((f) => f.name === MANIFEST_FILE);
+    if (!manifestFile) return entryWithoutManifest(listed);
+    const where = path;
+    if (manifestFile.bytes > MAX_MANIFEST_BYTES) return { folder, time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${manifestFile.bytes} bytes, too big for a manifest; the backup is damaged`, files: listed.files };
+    let text: string;
+    try {
+      const stream = await this.openRegular(folder, MANIFEST_FILE);
+      text = (await stream.toArray()).map((b: Buffer) => b.toString('utf8')).join('');
+    } catch (err) {
+      return { folder, time, status: 'damaged', problem: `cannot read ${where}/${MANIFEST_FILE}: ${messageOf(err)}`, files: listed.files };
     }
-    const backupFiles = files.filter((f) => isBackupFileName(f.name));
-    if (backupFiles.length === 0) return undefined;
-    return { folder, time, status: 'legacy', files: backupFiles };
+    return entryWithManifest(listed, text, where);
   }
 
   async openFile(folder: string, file: string): Promise<Readable> {
-    const path = join(this.dir, folder, file);
-    const stream = createReadStream(path);
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', (err) =>
-        reject((err as NodeJS.ErrnoException).code === 'ENOENT' ? new VerificationError(`${path} is missing`) : new ExternalError(`cannot read ${path}: ${messageOf(err)}`)),
-      );
-    });
-    return stream;
+    return this.openRegular(folder, file);
+  }
+
+  /**
+   * A stream of a regular file directly inside a real folder of BACKUP_DIR: a folder that is a
+   * symbolic link, or a file that is one, is refused (VerificationError), never followed.
+   */
+  private async openRegular(folder: string, file: string): Promise<Readable> {
+    const dirPath = join(this.dir, folder);
+    const path = join(dirPath, file);
+    if (!folderTime(folder) || file.includes('/') || file === '.' || file === '..') throw new VerificationError(`${path} is not a file of a backup folder`);
+    await this.realFolder(dirPath);
+    let handle;
+    try {
+      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new VerificationError(`${path} is missing`);
+      if (code === 'ELOOP') throw new VerificationError(`${path} is a symbolic link, not a file pg-backups wrote; it is not read`);
+      throw new ExternalError(`cannot read ${path}: ${messageOf(err)}`);
+    }
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new VerificationError(`${path} is not a regular file`);
+    }
+    return handle.createReadStream();
+  }
+
+  /** Throws unless `path` is a real folder (not a symbolic link to one). */
+  private async realFolder(path: string): Promise<void> {
+    let st;
+    try {
+      st = await lstat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VerificationError(`${path} is missing`);
+      throw new ExternalError(`cannot read ${path}: ${messageOf(err)}`);
+    }
+    if (st.isSymbolicLink()) throw new VerificationError(`${path} is a symbolic link, not a folder pg-backups wrote; it is left alone`);
+    if (!st.isDirectory()) throw new VerificationError(`${path} is not a folder`);
   }
 
   async remove(entry: BackupEntry): Promise<void> {
     if (entry.status !== 'finished' || !entry.manifest) throw new Error(`only finished backups are removed, not ${entry.folder}`);
     const path = join(this.dir, entry.folder);
+    await this.realFolder(path);
     const removeFile = async (name: string) => {
+      const file = join(path, name);
       try {
-        await unlink(join(path, name));
+        // Only a regular file: a link (or anything else) of that name is not what pg-backups wrote.
+        if (!(await lstat(file)).isFile()) return;
+        await unlink(file);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ExternalError(`cannot delete ${join(path, name)}: ${messageOf(err)}`);
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ExternalError(`cannot delete ${file}: ${messageOf(err)}`);
       }
     };
     await removeFile(MANIFEST_FILE);

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Client, FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import type { Manifest } from '../core/backup/manifest.js';
-import { parseManifest } from '../core/backup/manifest.js';
-import { FOLDER_PATTERN, folderTime, isBackupFileName, MANIFEST_FILE } from '../core/backup/names.js';
+import { MAX_MANIFEST_BYTES } from '../core/backup/manifest.js';
+import { FOLDER_PATTERN, folderTime, MANIFEST_FILE } from '../core/backup/names.js';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
 import { startTool } from '../core/process/run-tool.js';
 import { withRetry } from '../core/retry.js';
 import type { RemoteSettings } from '../core/settings/destinations.js';
+import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, type ListedFolder } from './entry.js';
 import type { BackupEntry, Destination, PushProgress } from './source.js';
 import { connectSsh, hostPort, isTransientRemote, loadPrivateKey, openSftp, RemoteError, withSsh } from './ssh-connection.js';
 import { isNoSuchFile, mkdirp, removeTree, rjoin, sftpCode, sftpOps, SFTP_FAILURE, type SftpOps } from './ssh-sftp.js';
@@ -19,7 +20,6 @@ import { isNoSuchFile, mkdirp, removeTree, rjoin, sftpCode, sftpOps, SFTP_FAILUR
 /** A hidden partial folder untouched for this long belongs to a push that died: the next push deletes it. */
 export const STALE_PARTIAL_MS = 6 * 3600 * 1000;
 const PARTIAL_PATTERN = /^\.pg-backups-(\d{8}_\d{6})\.partial$/;
-const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 export function partialFolderName(folder: string): string {
   return `.pg-backups-${folder}.partial`;
@@ -84,9 +84,9 @@ export class RemoteDestination implements Destination {
     const folder = e.filename;
     const time = folderTime(folder)!;
     const path = rjoin(this.settings.path, folder);
-    let isDir = e.attrs.isDirectory();
-    if (!isDir && e.attrs.isSymbolicLink()) isDir = (await ops.statIfExists(path).catch(() => undefined))?.isDirectory() ?? false;
-    if (!isDir) return undefined;
+    // readdir's attributes are lstat's: a link named like a backup folder is shown, never followed.
+    if (e.attrs.isSymbolicLink()) return foreignEntry(folder, time, 'a symbolic link');
+    if (!e.attrs.isDirectory()) return undefined;
     let names: FileEntryWithStats[];
     try {
       names = await ops.readdir(path);
@@ -94,29 +94,28 @@ export class RemoteDestination implements Destination {
       if (sftpCode(err) !== undefined) return undefined; // vanished or unreadable: not a backup we can offer
       throw this.sftpError(err, `cannot list ${path}`);
     }
-    const files = names.filter((n) => n.attrs.isFile()).map((n) => ({ name: n.filename, bytes: n.attrs.size }));
-    const manifestEntry = files.find((f) => f.name === MANIFEST_FILE);
-    if (manifestEntry) {
-      const where = `${this.location}/${folder}`;
-      try {
-        if (manifestEntry.bytes > MAX_MANIFEST_BYTES) throw new VerificationError(`${where}/${MANIFEST_FILE} is ${manifestEntry.bytes} bytes, too big for a manifest; the backup is damaged`);
-        let text: string;
-        try {
-          text = (await ops.readFile(rjoin(path, MANIFEST_FILE))).toString('utf8');
-        } catch (err) {
-          if (sftpCode(err) === undefined) throw this.sftpError(err, `cannot read ${path}/${MANIFEST_FILE}`);
-          throw new VerificationError(`cannot read ${where}/${MANIFEST_FILE}: ${err instanceof Error ? err.message : String(err)}`);
-        }
-        const manifest = parseManifest(text, where);
-        return { folder, time, status: 'finished', manifest, files };
-      } catch (err) {
-        if (err instanceof RemoteError) throw err;
-        return { folder, time, status: 'damaged', problem: messageOf(err), files };
-      }
+    const listed: ListedFolder = { folder, time, files: [], others: new Map() };
+    for (const n of names) {
+      if (n.filename === '.' || n.filename === '..') continue;
+      if (n.attrs.isFile()) listed.files.push({ name: n.filename, bytes: n.attrs.size });
+      else listed.others!.set(n.filename, n.attrs.isSymbolicLink() ? 'a symbolic link' : n.attrs.isDirectory() ? 'a folder' : 'not a regular file');
     }
-    const backupFiles = files.filter((f) => isBackupFileName(f.name));
-    if (backupFiles.length === 0) return undefined;
-    return { folder, time, status: 'legacy', files: backupFiles };
+    const linkedManifest = manifestNotAFile(listed);
+    if (linkedManifest) return foreignEntry(folder, time, `a folder whose ${linkedManifest.replace(/^its /, '')}`);
+    const manifestEntry = listed.files.find((f) => f.name === MANIFEST_FILE);
+    if (!manifestEntry) return entryWithoutManifest(listed);
+    const where = `${this.location}/${folder}`;
+    if (manifestEntry.bytes > MAX_MANIFEST_BYTES) {
+      return { folder, time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${manifestEntry.bytes} bytes, too big for a manifest; the backup is damaged`, files: listed.files };
+    }
+    let text: string;
+    try {
+      text = (await ops.readFile(rjoin(path, MANIFEST_FILE))).toString('utf8');
+    } catch (err) {
+      if (sftpCode(err) === undefined) throw this.sftpError(err, `cannot read ${path}/${MANIFEST_FILE}`);
+      return { folder, time, status: 'damaged', problem: `cannot read ${where}/${MANIFEST_FILE}: ${err instanceof Error ? err.message : String(err)}`, files: listed.files };
+    }
+    return entryWithManifest(listed, text, where);
   }
 
   async openFile(folder: string, file: string, signal?: AbortSignal): Promise<Readable> {
@@ -128,10 +127,12 @@ export class RemoteDestination implements Destination {
       try {
         const sftp = await openSftp(client, this.where);
         const ops = sftpOps(sftp);
-        const st = await ops.stat(path).catch((err) => {
+        await this.realFolder(ops, rjoin(this.settings.path, folder));
+        const st = await ops.lstat(path).catch((err) => {
           if (isNoSuchFile(err)) throw new VerificationError(`${this.where}: ${path} is missing`);
           throw this.sftpError(err, `cannot read ${path}`);
         });
+        if (st.isSymbolicLink()) throw new VerificationError(`${this.where}: ${path} is a symbolic link, not a file pg-backups wrote; it is not read`);
         if (!st.isFile()) throw new VerificationError(`${this.where}: ${path} is not a file`);
         const handle = await new Promise<Buffer>((resolve, reject) =>
           sftp.open(path, 'r', (err, h) => (err ? reject(this.sftpError(err, `cannot open ${path}`)) : resolve(h))),
@@ -152,8 +153,11 @@ export class RemoteDestination implements Destination {
     const path = rjoin(this.settings.path, entry.folder);
     await this.retrying(`delete ${entry.folder}`, signal, () =>
       this.withSftp(signal, async (ops) => {
+        await this.realFolder(ops, path);
         const unlink = async (name: string) => {
           try {
+            // Only a regular file: a link (or anything else) of that name is not what pg-backups wrote.
+            if (!(await ops.lstat(rjoin(path, name))).isFile()) return;
             await ops.unlink(rjoin(path, name));
           } catch (err) {
             if (!isNoSuchFile(err)) throw this.sftpError(err, `cannot delete ${rjoin(path, name)}`);
@@ -169,6 +173,16 @@ export class RemoteDestination implements Destination {
         }
       }),
     );
+  }
+
+  /** Throws unless `path` is a real folder on the remote host (not a symbolic link to one). */
+  private async realFolder(ops: SftpOps, path: string): Promise<void> {
+    const st = await ops.lstat(path).catch((err) => {
+      if (isNoSuchFile(err)) throw new VerificationError(`${this.where}: ${path} is missing`);
+      throw this.sftpError(err, `cannot read ${path}`);
+    });
+    if (st.isSymbolicLink()) throw new VerificationError(`${this.where}: ${path} is a symbolic link, not a folder pg-backups wrote; it is left alone`);
+    if (!st.isDirectory()) throw new VerificationError(`${this.where}: ${path} is not a folder`);
   }
 
   // ---------------------------------------------------------------- push

@@ -31,12 +31,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AbortedError, ExternalError, VerificationError, messageOf } from '../core/errors.js';
-import { parseManifest, serializeManifest, type Manifest, type ManifestFile } from '../core/backup/manifest.js';
-import { FOLDER_PATTERN, MANIFEST_FILE, folderTime, isBackupFileName } from '../core/backup/names.js';
+import { MAX_MANIFEST_BYTES, parseManifest, serializeManifest, type Manifest, type ManifestFile } from '../core/backup/manifest.js';
+import { FOLDER_PATTERN, MANIFEST_FILE, folderTime } from '../core/backup/names.js';
 import { withRetry } from '../core/retry.js';
 import { redact, registerSecret } from '../core/secrets.js';
 import type { S3Settings } from '../core/settings/destinations.js';
 import { PermanentS3Error, describeS3Error, isNoSuchKey, isTransientS3 } from './s3-errors.js';
+import { entryWithManifest, entryWithoutManifest } from './entry.js';
 import type { BackupEntry, Destination, PushProgress } from './source.js';
 
 /** Marks a folder whose push has started and not finished. */
@@ -360,8 +361,13 @@ export class S3Destination implements Destination {
       .map((o) => ({ name: o.key.slice(o.key.lastIndexOf('/') + 1), bytes: o.bytes }))
       .filter((f) => f.name !== INCOMPLETE_MARKER)
       .sort((a, b) => a.name.localeCompare(b.name));
-    if (objects.files.has(MANIFEST_FILE)) {
+    const listed = { folder, time, files };
+    const manifestObject = objects.files.get(MANIFEST_FILE);
+    if (manifestObject) {
       const where = `${this.location}/${folder}`;
+      if (manifestObject.bytes > MAX_MANIFEST_BYTES) {
+        return { folder, time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${manifestObject.bytes} bytes, too big for a manifest; the backup is damaged`, files };
+      }
       const text = await this.retry(`read of ${folder}/${MANIFEST_FILE} from ${this.location}`, () => this.readText(this.keyOf(folder, MANIFEST_FILE), signal), signal).catch(
         (err: unknown) => {
           if (signal?.aborted || err instanceof AbortedError) throw new AbortedError();
@@ -369,16 +375,10 @@ export class S3Destination implements Destination {
         },
       );
       if (text === undefined) return undefined; // deleted since the listing
-      try {
-        return { folder, time, status: 'finished', manifest: parseManifest(text, where), files };
-      } catch (err) {
-        return { folder, time, status: 'damaged', problem: messageOf(err), files };
-      }
+      return entryWithManifest(listed, text, where);
     }
     if (objects.files.has(INCOMPLETE_MARKER)) return undefined; // a push that has not finished (or failed)
-    const backupFiles = files.filter((f) => isBackupFileName(f.name));
-    if (backupFiles.length === 0) return undefined;
-    return { folder, time, status: 'legacy', files: backupFiles };
+    return entryWithoutManifest(listed);
   }
 
   async openFile(folder: string, file: string, signal?: AbortSignal): Promise<Readable> {

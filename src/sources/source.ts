@@ -5,16 +5,26 @@ import type { Manifest } from '../core/backup/manifest.js';
 export type SourceKind = 'local' | 's3' | 'remote';
 
 /**
- * A backup folder on a source. "finished": has a pg-backups manifest. "legacy": made by the bash
- * tool (001), which wrote no manifest: *.sql.gz files only. "damaged": a manifest that cannot be read.
+ * A backup folder on a source, as its listing shows it (no file is read but the manifest):
+ * - "finished": a valid pg-backups manifest, and every file it names is there, a regular file of
+ *   the size it records (a whole backup);
+ * - "incomplete": a valid manifest, but a file it names is missing, of another size, or not a
+ *   regular file (`problem` says which);
+ * - "legacy": made by the bash tool (001), which wrote no manifest: *.sql.gz files only;
+ * - "damaged": a manifest that cannot be read or fails the schema check (`problem` says why);
+ * - "foreign": not something pg-backups wrote, such as a symbolic link named like a backup folder.
+ *   Shown, never read as a backup, never deleted.
  */
+export type EntryStatus = 'finished' | 'incomplete' | 'legacy' | 'damaged' | 'foreign';
+
 export interface BackupEntry {
   folder: string;
   /** The UTC time the folder name stands for. */
   time: Date;
-  status: 'finished' | 'legacy' | 'damaged';
+  status: EntryStatus;
+  /** For finished and incomplete entries. */
   manifest?: Manifest;
-  /** Why a damaged entry is damaged. */
+  /** Why an entry is incomplete, damaged or foreign. */
   problem?: string;
   /** Files in the folder with their sizes (for legacy folders, the backup files only). */
   files: Array<{ name: string; bytes: number }>;
@@ -28,7 +38,11 @@ export interface BackupSource {
   list(signal?: AbortSignal): Promise<BackupEntry[]>;
   /** A stream of one file of a folder; rejects if it does not exist. */
   openFile(folder: string, file: string, signal?: AbortSignal): Promise<Readable>;
-  /** Deletes a finished backup: its manifest first (so it stops looking finished), then the files it lists, then the folder if empty. */
+  /**
+   * Deletes a finished backup: its manifest first (so it stops looking finished), then the files it
+   * lists, then the folder if empty. Only regular files inside a real folder (never through a
+   * symbolic link), and only the names the manifest lists; anything else stays.
+   */
   remove(entry: BackupEntry, signal?: AbortSignal): Promise<void>;
 }
 

@@ -225,7 +225,13 @@ async function afterPublish(
   const prunes: PruneResult[] = [];
   const prune = async (source: BackupSource, days: number, setting: string, shippedTo?: typeof destinations) => {
     try {
-      const result = await pruneSource(source, days, { now: now(), signal, shippedTo, onRemove: (e) => emit({ type: 'pruned', source: where(source), folder: e.folder }) });
+      const result = await pruneSource(source, days, {
+        now: now(),
+        signal,
+        shippedTo,
+        keep: [done.folder], // never the backup this run has just written, whatever the clock says
+        onRemove: (e) => emit({ type: 'pruned', source: where(source), folder: e.folder }),
+      });
       for (const message of result.warnings) emit({ type: 'warning', message });
       prunes.push(result);
     } catch (err) {
@@ -238,5 +244,8 @@ async function afterPublish(
     await prune(outcome.destination, outcome.destination.retentionDays, outcome.destination.kind === 's3' ? 'S3_RETENTION_DAYS' : 'RSYNC_RETENTION_DAYS');
   }
   await prune(new LocalSource(settings.local.backupDir), settings.local.retentionDays, 'LOCAL_RETENTION_DAYS', destinations);
+  // The run reports the folder as finished only if it is still there, whole (retention keeps it; this
+  // guards against anything else having removed it meanwhile).
+  if (!(await exists(join(done.path, MANIFEST_FILE)))) throw new StepError(`${done.path} is gone after the run (deleted meanwhile by something else?); the backup is not there`);
   return { ...done, shipped, prunes, errors };
 }

@@ -25,9 +25,10 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ExternalError, UsageError, VerificationError, isAbort, messageOf } from '../errors.js';
 import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile } from '../backup/names.js';
-import type { ManifestFile } from '../backup/manifest.js';
+import { plainNameProblem, type ManifestFile } from '../backup/manifest.js';
 import type { BackupEntry, BackupSource } from '../../sources/source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
+import { isFuture } from '../retention.js';
 import { CheckingStream, FileDamage, type ExpectedFile } from '../file-check.js';
 
 export interface FetchedFile {
@@ -62,11 +63,11 @@ const PROGRESS_INTERVAL_MS = 250;
  */
 export function filesForRestore(entry: BackupEntry, type: RestoreType, database?: string): string[] {
   const where = `backup ${entry.folder}`;
-  if (entry.status === 'damaged') throw damagedEntry(entry, where);
+  if (entry.status === 'damaged' || entry.status === 'foreign') throw damagedEntry(entry, where);
   if (type !== 'cluster' && type !== 'globals' && type !== 'database') {
     throw new UsageError(`RESTORE_TYPE=${JSON.stringify(String(type))} is not a restore type; use cluster, globals or database, e.g. RESTORE_TYPE=database`);
   }
-  if (entry.status === 'finished') {
+  if (entry.status === 'finished' || entry.status === 'incomplete') {
     const manifest = entry.manifest;
     if (!manifest) throw new VerificationError(`${where} is marked finished but has no manifest; refusing to restore from it`);
     const listed = (name: string) => manifest.files.find((f) => f.name === name);
@@ -133,26 +134,51 @@ function notInBackup(where: string, database: string, has: string[]): UsageError
 // Which backup
 
 /**
- * The backup a restore uses: the folder named, or for "latest" the newest finished backup (a legacy
- * folder only when the source holds no finished backup at all; a damaged one never). Sources never
- * list unfinished folders; anything not finished or legacy is skipped here as well. UsageError
- * (exit 2) naming RESTORE_FOLDER when there is no such backup; VerificationError (exit 3) when the
- * folder named is damaged. `where` (the source, for people) makes the messages name it.
+ * The backup a restore uses: the folder named, or for "latest" the newest whole backup (status
+ * "finished") that is not dated in the future; a legacy folder only when the source holds no whole
+ * backup at all. Newer folders passed over (incomplete, damaged, dated in the future) are named in a
+ * warning. A folder named explicitly may be finished, incomplete (the files needed are checked when
+ * fetched) or legacy, and may be dated in the future (with a warning); a damaged one is refused
+ * (VerificationError, exit 3), a foreign one (a symbolic link, not ours) too (UsageError, exit 2).
+ * UsageError (exit 2) naming RESTORE_FOLDER when there is no such backup. `where` (the source, for
+ * people) makes the messages name it.
  */
-export function pickBackup(entries: BackupEntry[], folder: string, where?: string): BackupEntry {
+export function pickBackup(
+  entries: BackupEntry[],
+  folder: string,
+  where?: string,
+  opts: { now?: Date; warn?: (message: string) => void } = {},
+): BackupEntry {
   const on = where ? ` on ${where}` : '';
+  const now = opts.now ?? new Date();
+  const warn = opts.warn ?? (() => {});
   const sorted = [...entries].sort((a, b) => b.folder.localeCompare(a.folder));
   const usable = sorted.filter((e) => (e.status === 'finished' && e.manifest !== undefined) || e.status === 'legacy');
   const wanted = folder.trim();
   if (wanted.toLowerCase() === 'latest') {
-    const picked = usable.find((e) => e.status === 'finished') ?? usable.find((e) => e.status === 'legacy');
-    if (picked) return picked;
-    const damaged = sorted.filter((e) => e.status === 'damaged').map((e) => e.folder);
+    const present = usable.filter((e) => !isFuture(e.time, now));
+    const picked = present.find((e) => e.status === 'finished') ?? present.find((e) => e.status === 'legacy');
+    if (picked) {
+      for (const e of sorted.filter((x) => x.status !== 'foreign' && x.folder > picked.folder)) {
+        warn(
+          isFuture(e.time, now)
+            ? `latest: passed over ${e.folder}${on}: dated in the future (a clock was wrong when it was written?); name it in RESTORE_FOLDER to restore it anyway`
+            : `latest: passed over ${e.folder}${on}: it is ${e.status}${e.problem ? ` (${e.problem})` : ''}`,
+        );
+      }
+      return picked;
+    }
+    const damaged = sorted.filter((e) => e.status === 'damaged' || e.status === 'incomplete').map((e) => e.folder);
+    const future = usable.filter((e) => isFuture(e.time, now)).map((e) => e.folder);
+    const also = [
+      damaged.length > 0 ? `only damaged or incomplete ones: ${damaged.slice(0, 3).join(', ')}` : '',
+      future.length > 0 ? `only ones dated in the future: ${future.slice(0, 3).join(', ')}` : '',
+    ].filter(Boolean);
     throw new UsageError(
-      `RESTORE_FOLDER=latest: there is no finished backup${on}${damaged.length > 0 ? ` (only damaged ones: ${damaged.slice(0, 3).join(', ')})` : ''}; make one with \`pg-backups backup\`, or choose another RESTORE_SOURCE`,
+      `RESTORE_FOLDER=latest: there is no finished backup${on}${also.length > 0 ? ` (${also.join('; ')})` : ''}; make one with \`pg-backups backup\`, name a folder in RESTORE_FOLDER, or choose another RESTORE_SOURCE`,
     );
   }
-  const example = usable[0]?.folder ?? '20250101_120000';
+  const example = usable.find((e) => !isFuture(e.time, now))?.folder ?? '20250101_120000';
   if (!FOLDER_PATTERN.test(wanted)) {
     throw new UsageError(
       `RESTORE_FOLDER=${JSON.stringify(folder)} is not a backup folder name; give one as \`pg-backups list\` shows it (YYYYMMDD_HHMMSS), e.g. RESTORE_FOLDER=${example}, or RESTORE_FOLDER=latest`,
@@ -160,12 +186,20 @@ export function pickBackup(entries: BackupEntry[], folder: string, where?: strin
   }
   const found = sorted.find((e) => e.folder === wanted);
   if (found?.status === 'damaged') throw damagedEntry(found, `backup ${found.folder}${on}`);
+  if (found?.status === 'foreign') {
+    throw new UsageError(`RESTORE_FOLDER=${wanted}${on} is ${found.problem ?? 'not a folder pg-backups wrote'}; it is not restored from; e.g. RESTORE_FOLDER=${example}, or RESTORE_FOLDER=latest`);
+  }
+  if (found?.status === 'incomplete') {
+    warn(`backup ${found.folder}${on} is incomplete (${found.problem ?? 'not whole'}); only files that are whole and match the manifest are restored from it`);
+    return found;
+  }
   if (!found || !usable.includes(found)) {
     const newest = usable.slice(0, 3).map((e) => e.folder);
     throw new UsageError(
       `RESTORE_FOLDER=${wanted} is not a backup${on}${newest.length > 0 ? ` (the newest there: ${newest.join(', ')})` : ' (it holds none)'}; e.g. RESTORE_FOLDER=${example}, or RESTORE_FOLDER=latest`,
     );
   }
+  if (isFuture(found.time, now)) warn(`backup ${found.folder}${on} is dated in the future (a clock was wrong when it was written?); restoring it because RESTORE_FOLDER names it`);
   return found;
 }
 
@@ -174,16 +208,7 @@ export function pickBackup(entries: BackupEntry[], folder: string, where?: strin
 
 /** Why a folder or file name from a source must not become part of a local path, or undefined. */
 export function unsafeNameReason(name: string): string | undefined {
-  if (name === '') return 'it is empty';
-  if (name === '.' || name === '..') return 'it points at a folder above';
-  if (name.includes('/') || name.includes('\\')) return 'it holds a path separator';
-  if (name.includes('\0')) return 'it holds a NUL byte';
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(name)) return 'it holds a control character';
-  if (isAbsolute(name)) return 'it is an absolute path';
-  if (name.startsWith('.')) return 'it is a hidden name';
-  if (Buffer.byteLength(name, 'utf8') > 255) return 'it is longer than 255 bytes';
-  return undefined;
+  return plainNameProblem(name);
 }
 
 function checkName(name: string, what: 'folder' | 'file', where: string): void {
@@ -226,8 +251,8 @@ export async function fetchForRestore(source: BackupSource, entry: BackupEntry, 
   const { signal } = opts;
   const where = `backup ${entry.folder} on ${source.kind} ${source.location}`;
   checkName(entry.folder, 'folder', where);
-  if (entry.status === 'damaged') throw damagedEntry(entry, where);
-  if (entry.status === 'finished' && !entry.manifest) throw new VerificationError(`${where} is marked finished but has no manifest; refusing to restore from it`);
+  if (entry.status === 'damaged' || entry.status === 'foreign') throw damagedEntry(entry, where);
+  if ((entry.status === 'finished' || entry.status === 'incomplete') && !entry.manifest) throw new VerificationError(`${where} is marked finished but has no manifest; refusing to restore from it`);
   const wanted = [...new Set(files)];
   if (wanted.length === 0) throw new Error('fetchForRestore: no file asked for');
 
@@ -272,7 +297,7 @@ export async function fetchForRestore(source: BackupSource, entry: BackupEntry, 
 }
 
 function expectationOf(entry: BackupEntry, name: string, where: string): ExpectedFile {
-  if (entry.status !== 'finished') return {}; // legacy: gzip only
+  if (entry.status === 'legacy' || !entry.manifest) return {}; // legacy: gzip only
   const file = entry.manifest!.files.find((f) => f.name === name);
   if (!file) throw new VerificationError(`the manifest of ${where} does not list ${name} (a missing manifest entry); the backup is incomplete, refusing to restore from it`);
   return { bytes: file.bytes, sha256: file.sha256 };

@@ -28,7 +28,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
   const { request, source, signal } = run;
   const emit = run.onEvent ?? (() => {});
   emit({ type: 'step', message: `looking for ${request.folder === 'latest' ? 'the newest backup' : request.folder} on ${source.kind}:${source.location}` });
-  const entry = pickBackup(await source.list(signal), request.folder, `${source.kind} ${source.location}`);
+  const entry = pickBackup(await source.list(signal), request.folder, `${source.kind} ${source.location}`, { warn: (message) => emit({ type: 'warning', message }) });
   const files = filesForRestore(entry, request.type, request.database);
   emit({ type: 'step', message: `restoring ${request.type} from ${entry.folder} (${files.join(', ')})` });
   const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit });
