@@ -2,14 +2,15 @@
 // code in one place (core/errors.ts). JSON on stdout, logs on stderr.
 import { parseArgs } from 'node:util';
 import { backupCommand } from './commands/backup.js';
-import { EXIT_CODES_HELP, type Command } from './commands/command.js';
+import { EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './commands/command.js';
 import { listCommand } from './commands/list.js';
-import { createOutput } from './commands/output.js';
+import { createOutput, type Output } from './commands/output.js';
 import { pruneCommand } from './commands/prune.js';
 import { restoreCommand } from './commands/restore.js';
 import { verifyCommand } from './commands/verify.js';
-import { AbortedError, UsageError, describeError, exitCodeFor } from './core/errors.js';
+import { AbortedError, UsageError, describeError, exitCodeFor, isKnownError, writeInternalErrorLog } from './core/errors.js';
 import { redact } from './core/secrets.js';
+import { readPath } from './core/settings/read.js';
 import { TOOL_VERSION } from './core/version.js';
 
 const COMMANDS: Command[] = [backupCommand, restoreCommand, listCommand, verifyCommand, pruneCommand];
@@ -25,6 +26,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run \`pg-backups <command> --help\` for a command's options and settings.
 Settings come from the environment (NAME_FILE reads a secret from a file); a flag wins over its variable.
+
+${GENERAL_SETTINGS_HELP}
 
 ${EXIT_CODES_HELP}
 `;
@@ -48,6 +51,25 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  // A bug anywhere (also in a callback outside the command's promise): one line, the stack in the log file.
+  let logFile: string | undefined;
+  const crashFlags: string[] = [];
+  const reportInternal = (err: unknown): string =>
+    redact(describeError(err, writeInternalErrorLog(err, { command: command.name, flagNames: crashFlags, version: TOOL_VERSION, env: process.env, logFile })));
+  const onCrash = (err: unknown) => {
+    let message: string;
+    try {
+      message = reportInternal(err);
+    } catch {
+      message = 'internal error (a bug in pg-backups, please report it); the details could not be described';
+    }
+    out.error(message);
+    out.printJson({ ok: false, error: message, exitCode: 1 });
+    process.exit(1);
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
@@ -70,21 +92,24 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`${(err as Error).message.split('\n')[0]}; see pg-backups ${command.name} --help`);
     }
     if (parsed.values.help) {
-      process.stdout.write(command.help);
+      process.stdout.write(command.help.includes('LOG_FILE') ? command.help : `${command.help}\n${GENERAL_SETTINGS_HELP}\n`);
       return 0;
     }
+    crashFlags.push(...Object.keys(parsed.values).filter((k) => parsed.values[k as keyof typeof parsed.values] !== undefined));
     if (parsed.positionals.length > command.maxPositionals) {
       throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[command.maxPositionals])}; see pg-backups ${command.name} --help`);
     }
+    const flags = parsed.values as Record<string, string | boolean | undefined>;
+    logFile = readLogFile(process.env, out);
     return await command.run({
-      flags: parsed.values as Record<string, string | boolean | undefined>,
+      flags,
       positionals: parsed.positionals,
       env: process.env,
       signal: controller.signal,
       out,
     });
   } catch (err) {
-    const message = redact(describeError(err));
+    const message = isKnownError(err) ? redact(describeError(err)) : reportInternal(err);
     const code = exitCodeFor(err);
     out.error(message);
     out.printJson({ ok: false, error: message, exitCode: code });
@@ -93,6 +118,16 @@ async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** LOG_FILE, checked like every setting (an empty one is an error) and made absolute. */
+function readLogFile(env: NodeJS.ProcessEnv, out: Output): string | undefined {
+  return readPath(settingInput({ env, flags: {}, out }), {
+    name: 'LOG_FILE',
+    what: 'a file to append the details of internal errors to',
+    example: '/var/log/pg-backups.log',
+    ifUnset: 'for the default ~/.local/state/pg-backups/pg-backups.log',
+  });
 }
 
 // Pessimistic until main() settles: if the event loop ever ran dry with the work unfinished (a bug),

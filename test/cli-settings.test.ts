@@ -124,6 +124,15 @@ describe('connection failures', () => {
     expect(r2.stdout + r2.stderr).not.toContain(wrong);
   });
 
+  it('a host name that does not resolve: exit 1, names it and PGHOST (as --host when given so)', async () => {
+    const r = await runCli(['backup', '--host', 'no-such-host.invalid'], baseEnv({ PGPORT: '5433', PGUSER: 'app', PGPASSWORD: SECRET, PGCONNECT_TIMEOUT: '5', BACKUP_DIR: join(dir, 'dns') }));
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(/cannot reach PostgreSQL at app@no-such-host\.invalid:5433: the host name "no-such-host\.invalid" does not resolve \((ENOTFOUND|EAI_AGAIN)\); check --host$/),
+    ]);
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+
   it('an unreachable server: exit 1, names PGHOST and PGPORT', async () => {
     const port = await freePort();
     const backupDir = join(dir, 'unreachable');
@@ -131,7 +140,7 @@ describe('connection failures', () => {
     expect(r.code).toBe(1);
     const lines = errorLines(r.stderr);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`cannot reach PostgreSQL at postgres@127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*check PGHOST and PGPORT`));
+    expect(lines[0]).toMatch(new RegExp(`cannot reach PostgreSQL at postgres@127\\.0\\.0\\.1:${port}: connection refused \\(ECONNREFUSED\\); check PGHOST and PGPORT and that the server is running$`));
     expect(r.stdout + r.stderr).not.toContain(SECRET);
     await expect(readdir(backupDir)).rejects.toThrow(/ENOENT/);
   });

@@ -11,7 +11,7 @@ import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import pg from 'pg';
 import { executeRestore, knowsRestrict, type ExecuteRestore } from '../src/core/restore/execute.js';
-import { SqlRewriter, connectTarget } from '../src/core/restore/sql-rewrite.js';
+import { NotApplied, SqlRewriter, connectTarget } from '../src/core/restore/sql-rewrite.js';
 import { exitCodeFor } from '../src/core/errors.js';
 import type { Manifest } from '../src/core/backup/manifest.js';
 import type { ConnectionSettings } from '../src/core/settings/connection.js';
@@ -250,10 +250,10 @@ describe('executeRestore: round trips on every major', () => {
     expect(err3.message).toMatch(/does not end with/);
     await untouched('a restore of SQL cut at a statement');
 
-    // a file that would reach another database: refused, nothing touched
+    // a file that would reach another database: whole, but not applied (exit 1, not damage), nothing touched
     const hostile = await editedFile(src.file(app), join(tmp, 'hostile.sql.gz'), (sql) => sql.replace(/^COPY sales\.orders /m, '\\connect postgres\nCOPY sales.orders '));
     const err4 = await rejection(executeRestore(request(target, major, { type: 'database', file: hostile, database: app, manifest: src.manifest, overwrite: true })));
-    expect(exitCodeFor(err4)).toBe(3);
+    expect(exitCodeFor(err4)).toBe(1);
     expect(err4.message).toMatch(/connects to database "postgres"/);
     await untouched('a restore of a file that connects elsewhere');
 
@@ -411,6 +411,106 @@ describe('SqlRewriter', () => {
     expect(text).toMatch(/^ALTER ROLE postgres WITH SUPERUSER;/m);
     expect(rw.createdRoles).toEqual(['postgres', `o'brien "ops"`]);
     expect(rw.createdDatabases).toEqual(['sales data']);
+  });
+
+  it('works on whole statements: a COPY header across lines, rows that look like SQL, DATABASE as a table name', async () => {
+    // Shaped like pg_dump 18 --create output (see TOC comments); only the database-level entries move.
+    const sql = [
+      '--',
+      '-- Name: shop; Type: DATABASE; Schema: -; Owner: postgres',
+      '--',
+      '',
+      "CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8';",
+      'ALTER DATABASE shop OWNER TO postgres;',
+      '',
+      '\\connect shop',
+      '',
+      'SET client_encoding = \'UTF8\';',
+      '--',
+      '-- Name: DATABASE shop; Type: COMMENT; Schema: -; Owner: postgres',
+      '--',
+      '',
+      "COMMENT ON DATABASE shop IS 'the DATABASE shop';",
+      '--',
+      '-- Name: shop; Type: DATABASE PROPERTIES; Schema: -; Owner: postgres',
+      '--',
+      '',
+      'ALTER DATABASE shop CONNECTION LIMIT = 7;',
+      "ALTER DATABASE shop SET work_mem TO '8MB';",
+      "ALTER ROLE bob IN DATABASE shop SET work_mem TO '9MB';",
+      '\\connect shop',
+      '--',
+      '-- Name: DATABASE; Type: TABLE; Schema: public; Owner: postgres',
+      '--',
+      '',
+      'CREATE TABLE public."DATABASE" (',
+      '    id integer,',
+      '    "a',
+      'b" text DEFAULT \'ALTER DATABASE x\'::text',
+      ');',
+      "COMMENT ON TABLE public.\"DATABASE\" IS 'ALTER DATABASE shop';",
+      'CREATE FUNCTION public.f() RETURNS void LANGUAGE sql AS $$',
+      'ALTER DATABASE other SET x = 1;',
+      '$$;',
+      '--',
+      '-- Data for Name: DATABASE; Type: TABLE DATA; Schema: public; Owner: postgres',
+      '--',
+      '',
+      'COPY public."DATABASE" (id, "a',
+      'b") FROM stdin;',
+      '1\t\\\\connect postgres',
+      '2\tALTER DATABASE "shop" SET x = 1;',
+      '3\tCREATE ROLE postgres;',
+      '4\t\\! rm -rf /',
+      '\\.',
+      '',
+      '--',
+      '-- PostgreSQL database dump complete',
+      '--',
+      '',
+    ].join('\n');
+    const out = await run(sql, db('shop'));
+    const expected = sql
+      .replace("CREATE DATABASE shop WITH", 'CREATE DATABASE "x__pgb_restore_1" WITH')
+      .replace('ALTER DATABASE shop OWNER', 'ALTER DATABASE "x__pgb_restore_1" OWNER')
+      .split('\\connect shop').join('\\connect x__pgb_restore_1')
+      .replace("COMMENT ON DATABASE shop IS", 'COMMENT ON DATABASE "x__pgb_restore_1" IS')
+      .replace('ALTER DATABASE shop CONNECTION', 'ALTER DATABASE "x__pgb_restore_1" CONNECTION')
+      .replace('ALTER DATABASE shop SET work_mem', 'ALTER DATABASE "x__pgb_restore_1" SET work_mem')
+      .replace('IN DATABASE shop SET', 'IN DATABASE "x__pgb_restore_1" SET');
+    expect(out).toBe(expected);
+    // The rows and everything after the TABLE entry reach psql as they are.
+    expect(out.slice(out.indexOf('-- Name: DATABASE; Type: TABLE'))).toBe(sql.slice(sql.indexOf('-- Name: DATABASE; Type: TABLE')));
+
+    // The same rows in a cluster file: the row "CREATE ROLE postgres;" is data, not a role to leave out.
+    const rw = new SqlRewriter({ mode: 'cluster', existingRoles: new Set(['postgres']) });
+    const chunks: Buffer[] = [];
+    rw.on('data', (c: Buffer) => chunks.push(c));
+    const cluster = `CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\n\\connect shop\n${sql.slice(sql.indexOf('COPY public'))}`.replace('-- PostgreSQL database dump complete', '-- PostgreSQL database cluster dump complete');
+    rw.end(Buffer.from(cluster, 'latin1'));
+    await new Promise((res) => rw.on('end', res));
+    const clusterOut = Buffer.concat(chunks).toString('latin1');
+    expect(clusterOut.slice(clusterOut.indexOf('\\connect shop'))).toBe(cluster.slice(cluster.indexOf('\\connect shop')));
+    expect(clusterOut.startsWith('-- (pg-backups: role postgres exists; CREATE ROLE left out')).toBe(true); // the globals' one
+    expect(rw.createdRoles).toEqual(['postgres']);
+  });
+
+  it('a whole file it will not apply is NotApplied (exit 1), not damage (exit 3)', async () => {
+    const toc = '--\n-- Name: t; Type: TABLE; Schema: public; Owner: postgres\n--\n';
+    const head = `CREATE DATABASE app;\n\\connect app\n${toc}`;
+    for (const [body, why] of [
+      ['ALTER DATABASE other SET x TO 1;\n', /database-level statement outside the entries/],
+      ['\\connect other\n', /connects to database "other"/],
+      ['\\! rm -rf /\n', /psql command/],
+      ['COPY t FROM stdin; COPY u FROM stdin;\n', /followed by more on the same line/],
+    ] as const) {
+      const err = await rejection(run(`${head}${body}-- PostgreSQL database dump complete\n`, db('app')));
+      expect(err, body).toBeInstanceOf(NotApplied);
+      expect(exitCodeFor(err)).toBe(1);
+      expect(err.message).toMatch(why);
+    }
+    const cut = await rejection(run(`${head}COPY t FROM stdin;\n1\n`, db('app')));
+    expect(exitCodeFor(cut)).toBe(3);
   });
 
   it('reads pg_dump\'s \\connect forms; knows which psql understands \\restrict', () => {

@@ -1,7 +1,7 @@
 import { runBackup, type BackupEvent } from '../core/backup/backup-service.js';
 import { readBackupSettings } from '../core/settings/backup.js';
 import { readConnection } from '../core/settings/connection.js';
-import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
 import { formatBytes, type Output } from './output.js';
 
 export const backupCommand: Command = {
@@ -46,10 +46,12 @@ Every setting has a flag of the same name in lower case with dashes (e.g. --s3-b
   --quiet                       no progress lines on stderr
 ${CONNECTION_HELP}
 
+${GENERAL_SETTINGS_HELP}
+
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const input = { env: ctx.env, flags: ctx.flags };
+    const input = settingInput(ctx);
     const settings = readBackupSettings(input);
     const conn = readConnection(input);
     const result = await runBackup({ settings, conn, signal: ctx.signal, onEvent: (e) => logEvent(ctx.out, e) });

@@ -1,5 +1,5 @@
 import { listBackups } from '../core/catalog.js';
-import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
+import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command, GENERAL_SETTINGS_HELP, settingInput } from './command.js';
 import { formatBytes, table } from './output.js';
 import { SOURCE_HELP, selectSources } from './sources.js';
 
@@ -25,10 +25,12 @@ Options:
 ${SOURCE_HELP}
   --json                    the list as JSON on stdout
 
+${GENERAL_SETTINGS_HELP}
+
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const { backups, failures } = await listBackups(selectSources({ env: ctx.env, flags: ctx.flags }, { localMustExist: true }).selected, ctx.signal);
+    const { backups, failures } = await listBackups(selectSources(settingInput(ctx), { localMustExist: true }).selected, ctx.signal);
     for (const f of failures) ctx.out.error(`cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
     ctx.out.printJson({
       ok: failures.length === 0,
@@ -51,7 +53,12 @@ ${EXIT_CODES_HELP}
     }
     const rows = [['FOLDER', 'STATUS', 'SERVER', 'DATABASES', 'SIZE', 'WHERE', 'NOTE']];
     for (const b of backups) {
-      const notes = [b.future ? 'dated in the future: never picked as latest' : '', b.problem ?? ''].filter(Boolean);
+      const m = b.manifest;
+      const notes = [
+        b.future ? 'dated in the future: never picked as latest' : '',
+        m && m.pgDump.major > m.server.major ? `made with pg_dump ${m.pgDump.major} for a PostgreSQL ${m.server.major} server (no client of its major was found)` : '',
+        b.problem ?? '',
+      ].filter(Boolean);
       rows.push([
         b.folder,
         b.status === 'foreign' ? 'not ours' : b.status,

@@ -2,7 +2,7 @@ import { messageOf } from '../core/errors.js';
 import { pruneSource, type PruneResult } from '../core/prune.js';
 import { redact } from '../core/secrets.js';
 import type { BackupSource } from '../sources/source.js';
-import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
+import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command, GENERAL_SETTINGS_HELP, settingInput } from './command.js';
 import { selectSources } from './sources.js';
 
 export const pruneCommand: Command = {
@@ -34,10 +34,12 @@ Options:
   --json                    the result as JSON on stdout
   S3 and the remote host: the settings of \`pg-backups backup --help\`
 
+${GENERAL_SETTINGS_HELP}
+
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const sources = selectSources({ env: ctx.env, flags: ctx.flags }, { localMustExist: true });
+    const sources = selectSources(settingInput(ctx), { localMustExist: true });
     const dryRun = ctx.flags['dry-run'] === true;
     const results: PruneResult[] = [];
     const errors: string[] = [];

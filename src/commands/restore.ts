@@ -3,7 +3,7 @@ import { runRestore } from '../core/restore/restore-service.js';
 import { readPgBinDir } from '../core/settings/backup.js';
 import { readConnection } from '../core/settings/connection.js';
 import { anyRestoreSetting, readRestoreRequest } from '../core/settings/restore.js';
-import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
 import { formatBytes } from './output.js';
 import { selectSources } from './sources.js';
 
@@ -48,10 +48,12 @@ S3 and the remote host: the settings of \`pg-backups backup --help\`.
 A database is restored into a staging database and swapped in only when the restore succeeded: a
 failure part-way leaves the existing database as it was. A cluster restore is for a fresh server.
 
+${GENERAL_SETTINGS_HELP}
+
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const input = { env: ctx.env, flags: ctx.flags };
+    const input = settingInput(ctx);
     if (!anyRestoreSetting(input)) {
       const interactive = process.stdin.isTTY && process.stdout.isTTY && !ctx.env.CI;
       throw new UsageError(

@@ -2,7 +2,7 @@ import { listBackups, type CatalogEntry } from '../core/catalog.js';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { verifyBackup, type VerifyReport } from '../core/verify.js';
-import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command } from './command.js';
+import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command, GENERAL_SETTINGS_HELP, settingInput } from './command.js';
 import { formatBytes } from './output.js';
 import { SOURCE_HELP, selectSources } from './sources.js';
 
@@ -26,10 +26,12 @@ ${SOURCE_HELP}
   --all                     verify every backup on the source(s)
   --json                    the reports as JSON on stdout
 
+${GENERAL_SETTINGS_HELP}
+
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const sources = selectSources({ env: ctx.env, flags: ctx.flags }, { localMustExist: true }).selected;
+    const sources = selectSources(settingInput(ctx), { localMustExist: true }).selected;
     const { backups: catalog, failures } = await listBackups(sources, ctx.signal);
     const errors = failures.map((f) => `cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
     for (const e of errors) ctx.out.error(e);

@@ -19,13 +19,18 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
   return env;
 }
 
-export function startCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface CliOptions {
+  /** The working directory of the CLI (default: the test process's). */
+  cwd?: string;
 }
 
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+export function startCli(args: string[], env: Record<string, string>, opts: CliOptions = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000, opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = startCli(args, env);
+    const child = startCli(args, env, opts);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));

@@ -10,7 +10,7 @@ import { pruneSource, type PruneResult } from '../prune.js';
 import { shipBackup, type ShipOutcome } from '../ship.js';
 import { openDestinations } from '../../sources/destinations.js';
 import type { BackupSource } from '../../sources/source.js';
-import { describeServer, type ConnectionSettings } from '../settings/connection.js';
+import { describeServer, resolveTarget, type ConnectionSettings } from '../settings/connection.js';
 import type { BackupSettings } from '../settings/backup.js';
 import { TOOL_VERSION } from '../version.js';
 import { LocalSource } from '../../sources/local.js';
@@ -75,8 +75,15 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
     pgBinDir: settings.pgBinDir,
   });
   emit({ type: 'server', server, tools, databases: plan.databases });
+  if (tools.major > server.major) {
+    const why = tools.origin === 'PG_BIN_DIR' ? 'from PG_BIN_DIR' : `(no pg_dump ${server.major} was found)`;
+    emit({
+      type: 'warning',
+      message: `pg_dump ${tools.version} ${why} is newer than the PostgreSQL ${server.version} server; its output is adapted where it is known to differ so that the files restore into PostgreSQL ${server.major}, but a client of the server's own major is the safe choice: install postgresql-client-${server.major} or point PG_BIN_DIR at it`,
+    });
+  }
   if (!server.superuser) {
-    emit({ type: 'warning', message: `${conn.user ?? 'the connecting role'} is not a superuser: role passwords cannot be read and are left out of the globals; connect as a superuser for a complete backup` });
+    emit({ type: 'warning', message: `${resolveTarget(conn).user} is not a superuser: role passwords cannot be read and are left out of the globals; connect as a superuser for a complete backup` });
   }
 
   const dir = settings.local.backupDir;

@@ -7,6 +7,9 @@ import type { ClientTools } from '../postgres/client-tools.js';
 import { libpqEnv, type ConnectionSettings } from '../settings/connection.js';
 import type { FileSink } from './file-sink.js';
 import { gzipMember, gzipStream } from './gzip-members.js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SqlRewriter, keptForServer } from '../restore/sql-rewrite.js';
 
 const GLOBALS_LIMIT = 256 * 1024 * 1024;
 const PREAMBLE_LIMIT = 4 * 1024 * 1024;
@@ -77,7 +80,7 @@ export async function dumpDatabase(ctx: DumpContext, database: string, sinks: Da
   });
   try {
     const split = await splitPreamble(proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
-    const preamble = adaptCreateDatabase(split.preamble.toString('utf8'), ctx.serverMajor);
+    const preamble = adaptPreamble(split.preamble.toString('utf8'), ctx);
     const rest = split.rest;
     const header = `--\n-- Database ${JSON.stringify(database).replace(/[\r\n]/g, ' ')} dump\n--\n\n`;
     const clusterPreamble = Buffer.from(
@@ -88,7 +91,7 @@ export async function dumpDatabase(ctx: DumpContext, database: string, sinks: Da
     await sinks.cluster.write(await gzipMember(clusterPreamble, ctx.level));
     const targets = sinks.file ? [sinks.file, sinks.cluster] : [sinks.cluster];
     await gzipStream(
-      rest,
+      adaptedForServer(rest, ctx),
       async (member) => {
         await Promise.all(targets.map((t) => t.write(member)));
       },
@@ -100,6 +103,18 @@ export async function dumpDatabase(ctx: DumpContext, database: string, sinks: Da
     throw err;
   }
   await proc.done;
+}
+
+/**
+ * The dump as the server's own major reads it. Only when the pg_dump is newer than a server before
+ * 15 (no client of the server's major was found) is it streamed through the adapter, which rewrites
+ * the few statements such a pg_dump writes differently (see adaptStatement); otherwise unchanged.
+ */
+function adaptedForServer(rest: AsyncIterable<Buffer>, ctx: DumpContext): AsyncIterable<Buffer> {
+  if (ctx.tools.major <= ctx.serverMajor || ctx.serverMajor >= 17) return rest;
+  const adapter = new SqlRewriter({ mode: 'adapt', serverMajor: ctx.serverMajor, label: 'the pg_dump output' });
+  pipeline(Readable.from(rest), adapter).catch(() => {}); // an error reaches the reader through the adapter
+  return adapter;
 }
 
 async function splitPreamble(it: AsyncIterator<Buffer>): Promise<{ preamble: Buffer; rest: AsyncIterable<Buffer> }> {
@@ -127,6 +142,16 @@ async function* fromIterator(it: AsyncIterator<Buffer>, first: Buffer | undefine
   } finally {
     await it.return?.(); // a consumer that stops early releases the stream
   }
+}
+
+/** The preamble (SET lines and CREATE DATABASE, no data) as the server's own major reads it. */
+function adaptPreamble(preamble: string, ctx: DumpContext): string {
+  const adapted = adaptCreateDatabase(preamble, ctx.serverMajor);
+  if (ctx.tools.major <= ctx.serverMajor) return adapted;
+  return adapted
+    .split('\n')
+    .filter((line) => keptForServer(line, ctx.serverMajor))
+    .join('\n');
 }
 
 /** Drops the CREATE DATABASE statement (one or more lines up to its semicolon). */

@@ -1,5 +1,6 @@
 // Finding PostgreSQL client tools (pg_dump, pg_dumpall, psql, pg_restore) of a given major or
-// newer: PG_BIN_DIR first, then the usual install places per major, then PATH.
+// newer: PG_BIN_DIR when set; otherwise the oldest acceptable major found in the usual install
+// places per major and on PATH (the exact major first, wherever it is).
 import { access, readdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -65,16 +66,22 @@ export async function findClientTools(search: ToolSearch): Promise<ClientTools> 
     throw new UsageError(`PG_BIN_DIR=${search.pgBinDir} holds ${search.tools[0]} ${found.version}, too old for ${search.purpose}; ${howToGet(search.minMajor)}`);
   }
 
+  // The oldest acceptable major wins wherever it is (the server's own major when it exists, for
+  // dumps that read back into that major as they are); within a major, install places before PATH.
+  let best: ClientTools | undefined;
+  const consider = (tools: ClientTools | undefined) => {
+    if (tools && (!best || tools.major < best.major)) best = tools;
+  };
   for (const place of await installPlaceCandidates(search.installPlaces ?? INSTALL_PLACES, search.minMajor)) {
-    const tools = accept(await probeDir(place, search.tools), 'install place');
-    if (tools) return tools;
+    consider(accept(await probeDir(place, search.tools), 'install place'));
+    if (best?.major === search.minMajor) return best;
   }
-
   const pathDirs = (search.pathEnv ?? process.env.PATH ?? '').split(delimiter).filter((d) => d.length > 0);
   for (const dir of pathDirs) {
-    const tools = accept(await probeDir(dir, search.tools), 'PATH');
-    if (tools) return tools;
+    consider(accept(await probeDir(dir, search.tools), 'PATH'));
+    if (best?.major === search.minMajor) return best;
   }
+  if (best) return best;
 
   const tooOld = seen.length > 0 ? `; found only ${seen.map((f) => `${search.tools[0]} ${f.version} in ${f.dir}`).join(', ')}` : '';
   throw new UsageError(`no ${search.tools[0]} of PostgreSQL ${search.minMajor} or newer was found for ${search.purpose}${tooOld}; ${howToGet(search.minMajor)}`);

@@ -13,10 +13,11 @@ import type { Manifest } from '../backup/manifest.js';
 import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
+import { templateTargetError } from '../settings/restore.js';
 import type { RestoreEvent, RestoreType } from './model.js';
 import { dropDatabase, dropStaleStaging, endSessionsOf, maintenanceDb, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
 import { PsqlFailure, runPsqlFile } from './execute-psql.js';
-import { SqlRewriter } from './sql-rewrite.js';
+import { NotApplied, SqlRewriter } from './sql-rewrite.js';
 
 export interface ExecuteRestore {
   type: RestoreType;
@@ -59,7 +60,11 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
   if (req.type === 'database') {
     if (!req.database) throw new UsageError('RESTORE_DATABASE is not set; a database restore needs the name of the database in the backup, e.g. RESTORE_DATABASE=app');
     target = req.targetDatabase ?? req.database;
-    checkDatabaseName(target, req.targetDatabase !== undefined ? 'RESTORE_TARGET_DATABASE' : 'RESTORE_DATABASE');
+    const setting = req.targetDatabase !== undefined ? 'RESTORE_TARGET_DATABASE' : 'RESTORE_DATABASE';
+    checkDatabaseName(target, setting);
+    // Refused before anything is read or touched (the settings reader refuses it too; this guards every caller).
+    const refused = templateTargetError(target, setting);
+    if (refused) throw refused;
   }
 
   step('reading the backup file header');
@@ -110,7 +115,6 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
   const { target, server, step } = ctx;
   const original = req.database!;
   const where = describeServer(req.conn);
-  if (target === 'template0') throw new UsageError('RESTORE_TARGET_DATABASE=template0: template0 cannot be restored into; choose another name, e.g. RESTORE_TARGET_DATABASE=app_restored');
   const staging = sideName(target, 'restore');
   const maintenance = maintenanceDb(req.conn, [staging, target]);
   const exists = await withClient(req.conn, maintenance, async (c) => {
@@ -330,7 +334,7 @@ async function scanFile(file: string, opts: { untilFirstConnect: boolean; signal
   } catch (err) {
     if (opts.signal.aborted) throw new AbortedError();
     if (!stop.signal.aborted) {
-      if (err instanceof VerificationError) throw err;
+      if (err instanceof VerificationError || err instanceof NotApplied) throw err;
       throw new VerificationError(`${fileLabel(file)} is damaged: ${messageOf(err)}`);
     }
   } finally {

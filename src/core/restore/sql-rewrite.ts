@@ -1,26 +1,38 @@
 // A streaming rewriter of pg_dump / pg_dumpall plain SQL on its way to psql. It works on bytes
 // (a dump is in its database's encoding, not necessarily UTF-8; every server encoding keeps ASCII
-// bytes as they are), line by line outside COPY data, and passes COPY data through without holding
-// its rows. It knows where it is: inside COPY data (between `COPY ... FROM stdin;` and `\.`), inside
-// '...', E'...', "..." and $tag$...$tag$ text and /* */ comments, and at the start of a statement.
+// bytes as they are), a line at a time outside COPY data, and passes COPY data through without
+// holding its rows. It knows where it is: inside COPY data, inside '...', E'...', "..." and
+// $tag$...$tag$ text and /* */ comments, at the start of a statement, and in which pg_dump TOC entry
+// (from the "-- Name: ...; Type: ...;" comments pg_dump writes before each entry).
 //
-// In "database" mode it moves a pg_dump (--create or not) onto a staging database: the preamble's
-// CREATE DATABASE, the \connect lines and every database-level statement of the body (ALTER
-// DATABASE, COMMENT ON DATABASE, GRANT/REVOKE ON DATABASE, SECURITY LABEL ON DATABASE, ALTER ROLE
-// ... IN DATABASE) are rewritten from the original name to the staging name, and any statement
-// or \connect that names another database stops the restore: nothing in the file can reach a
-// database other than the staging one. In "globals" and "cluster" mode it leaves out
-// `CREATE ROLE x;` for roles that exist (the connecting user; pg_dumpall's ALTER ROLE that follows
-// still gives the role the backup's attributes) and records what the file creates.
+// It works on whole statements where it matters: a statement it may act on (COPY, and in the TOC
+// entries it rewrites, every statement) is held until its closing ';' and judged as a whole, so a
+// COPY whose column names hold newlines is recognised, and COPY data is entered only after a complete
+// `COPY ... FROM stdin;`. Rows, quoted text, comments and function bodies are never changed or
+// refused: whatever they hold, they reach psql byte for byte.
+//
+// In "database" mode it moves a pg_dump (--create or not) onto a staging database: the statements
+// of the database-level TOC entries (DATABASE, DATABASE PROPERTIES, and the COMMENT, SECURITY LABEL
+// and ACL of "DATABASE <name>") and the \connect lines are rewritten from the original name to the
+// staging name. A \connect to another database, or a statement that starts as a database-level one
+// (ALTER DATABASE ..., GRANT ... ON DATABASE ...) outside those entries, which pg_dump never writes,
+// stops the restore (NotApplied: the file is whole, pg-backups will not apply it): nothing in the
+// file can reach a database other than the staging one. In "globals" and "cluster" mode it leaves
+// out `CREATE ROLE x;` of the globals for roles that exist (the connecting user; pg_dumpall's ALTER
+// ROLE that follows still gives the role the backup's attributes) and records what the file creates.
 //
 // Everywhere it checks that the file is whole: it must end outside COPY data, quoted text and any
 // unfinished statement, after pg_dump's (or pg_dumpall's) closing "dump complete" line; otherwise
 // the stream fails with a VerificationError before psql sees its end.
 import { Transform, type TransformCallback } from 'node:stream';
-import { VerificationError } from '../errors.js';
+import { ExternalError, VerificationError } from '../errors.js';
 import { adaptCreateDatabase } from '../backup/dump-steps.js';
 
-export type RewriteMode = 'database' | 'globals' | 'cluster' | 'scan';
+/**
+ * database/globals/cluster: restores (see above); scan: reads what a file creates; adapt: at backup
+ * time, writes what a pg_dump newer than the server wrote the way the server's own major reads it.
+ */
+export type RewriteMode = 'database' | 'globals' | 'cluster' | 'scan' | 'adapt';
 
 export interface RewriteOptions {
   mode: RewriteMode;
@@ -51,6 +63,15 @@ export interface TocMark {
   what: string;
 }
 
+/**
+ * A whole file that pg-backups will not apply (it holds what pg_dump never writes, such as a
+ * \connect to another database): not damage (exit 3) but a refusal with its reason (exit 1).
+ */
+export class NotApplied extends ExternalError {}
+
+/** The longest statement held whole (COPY headers and database-level statements are small). */
+const MAX_HELD_BYTES = 16 * 1024 * 1024;
+
 const DB_MARKER = '-- PostgreSQL database dump complete';
 const CLUSTER_MARKER = '-- PostgreSQL database cluster dump complete';
 const MAX_TOC_MARKS = 200_000;
@@ -66,11 +87,16 @@ const RULES = {
   securityLabel: new RegExp(`^(SECURITY LABEL (?:FOR ${ID} )?ON DATABASE )(${ID})(\\s.*)$`, 's'),
   grantDatabase: new RegExp(`^((?:GRANT|REVOKE) [A-Za-z, ]+? ON DATABASE )(${ID})(\\s.*)$`, 's'),
   roleInDatabase: new RegExp(`^(ALTER ROLE ${ID} IN DATABASE )(${ID})(\\s.*)$`, 's'),
-  // Anything else that names a database at the start of a statement: refused in database mode.
-  otherDatabase: /^(?:CREATE|DROP|ALTER|COMMENT|SECURITY LABEL|GRANT|REVOKE)\b[^;]*?\bDATABASE\b/,
+  // A statement that starts as a database-level one, outside the TOC entries that hold them:
+  // pg_dump never writes one there, so in database mode it is refused, not applied.
+  databaseLevel: new RegExp(
+    String.raw`^(?:(?:CREATE|DROP|ALTER)\s+DATABASE\s|COMMENT\s+ON\s+DATABASE\s|SECURITY\s+LABEL\s+(?:FOR\s+${ID}\s+)?ON\s+DATABASE\s|(?:GRANT|REVOKE)\s+[A-Za-z_, ]+\s+ON\s+DATABASE\s|ALTER\s+(?:ROLE|USER)\s+${ID}\s+IN\s+DATABASE\s)`,
+  ),
   createRole: new RegExp(`^CREATE ROLE (${ID});\\s*$`, 's'),
   createTablespace: new RegExp(`^CREATE TABLESPACE (${ID})\\s`, 's'),
   copy: /^COPY .* FROM stdin;\s*$/s,
+  /** Statements held whole wherever they are: COPY (to find its data), and what globals/cluster mode records. */
+  heldAnywhere: /^(?:COPY |CREATE (?:ROLE|TABLESPACE|DATABASE) |DROP DATABASE )/,
   toc: /^-- (?:Data for )?Name: (.*); Type: ([^;]*);/,
   dumpedFrom: /^-- Dumped from database version (\d+)/,
   dumpedBy: /^-- Dumped by pg_dump(?:all)? version (\d+)/,
@@ -151,6 +177,29 @@ function psqlArg(text: string): { value: string; rest: string } | undefined {
   return m ? { value: m[1]!, rest: m[2]! } : undefined;
 }
 
+/**
+ * Whether a one-line statement of a newer pg_dump stays for a server of `serverMajor`: pg_dump 17
+ * and later write `SET transaction_timeout = 0;` (a setting since 17) whatever the server; the
+ * server's own pg_dump writes nothing there.
+ */
+export function keptForServer(line: string, serverMajor: number): boolean {
+  return !(serverMajor < 17 && /^SET transaction_timeout = 0;\s*$/.test(line));
+}
+
+/**
+ * One statement of a newer pg_dump, as the server's own major reads it. pg_dump 15 and later write
+ * LOGGED/UNLOGGED in the sequence options of an identity column (of an unlogged table, on a server
+ * before 15 whose sequences are always logged), an option those servers do not have: left out, as
+ * their own pg_dump would.
+ */
+export function adaptStatement(stmt: string, serverMajor: number): string {
+  if (serverMajor >= 15 || !stmt.startsWith('ALTER TABLE ')) return stmt;
+  const at = stmt.indexOf(' AS IDENTITY (\n');
+  if (at < 0) return stmt;
+  const options = stmt.slice(at).replace(/^( AS IDENTITY \(\n    SEQUENCE NAME (?:[^\n"]|"(?:[^"]|"")*")*\n)    (?:UN)?LOGGED\n/, '$1');
+  return stmt.slice(0, at) + options;
+}
+
 const isIdentChar = (c: string | undefined) => c !== undefined && /[A-Za-z0-9_$\x80-\xff]/.test(c);
 
 export class SqlRewriter extends Transform {
@@ -183,17 +232,26 @@ export class SqlRewriter extends Transform {
   private blockDepth = 0;
   private stmtStart = true;
   private endedWith: 'database' | 'cluster' | null = null;
+  // a statement held whole until its closing ';' (see line())
+  private pending: string[] | null = null;
+  private pendingBytes = 0;
+  /** Top-level ';' seen in the held statement (more than one: two statements on a line). */
+  private semis = 0;
+  /** The pg_dump TOC entry the stream is in (from its "-- Name: ...; Type: ...;" comment). */
+  private toc: { name: string; type: string } | undefined;
+  /** cluster mode: the globals end at the first \connect. */
+  private inGlobals = true;
   // database mode
   private form: 'undecided' | 'create' | 'plain' = 'undecided';
   private held: string[] = [];
-  private heldBytes = 0;
+  private heldLines = 0;
   private createdStaging = false;
   private readonly originalLatin1: string | undefined;
 
   constructor(opts: RewriteOptions) {
     super();
     this.opts = opts;
-    this.endMarker = opts.endMarker ?? (opts.mode === 'database' ? 'database' : opts.mode === 'scan' ? 'none' : 'cluster');
+    this.endMarker = opts.endMarker ?? (opts.mode === 'database' ? 'database' : opts.mode === 'scan' || opts.mode === 'adapt' ? 'none' : 'cluster');
     this.maxLine = opts.maxLineBytes ?? 256 * 1024 * 1024;
     this.label = opts.label ?? 'the backup file';
     if (opts.mode === 'database') {
@@ -223,6 +281,7 @@ export class SqlRewriter extends Transform {
         this.partialBytes = 0;
         this.line(line, false);
       }
+      // A statement still held is unfinished: finish() says how (quoted text, comment, statement).
       if (this.inCopy && this.copyHeld !== '') this.emitRaw(this.copyHeld);
       this.finish();
       callback();
@@ -240,7 +299,7 @@ export class SqlRewriter extends Transform {
     if (this.inCopy) throw this.incomplete('it ends inside the data of a COPY statement');
     if (this.quote !== null || this.dollarTag !== null) throw this.incomplete('it ends inside quoted text');
     if (this.blockDepth > 0) throw this.incomplete('it ends inside a comment');
-    if (!this.stmtStart) throw this.incomplete('it ends in the middle of a statement');
+    if (!this.stmtStart || this.pending !== null) throw this.incomplete('it ends in the middle of a statement');
     if (this.endMarker !== 'none' && this.endedWith !== this.endMarker) {
       const marker = this.endMarker === 'database' ? DB_MARKER : CLUSTER_MARKER;
       throw this.incomplete(`it does not end with the line "${marker.slice(3)}" that ${this.endMarker === 'database' ? 'pg_dump' : 'pg_dumpall'} writes last`);
@@ -314,13 +373,14 @@ export class SqlRewriter extends Transform {
     this.push(Buffer.from(latin1, 'latin1'));
   }
 
-  private out(line: string, newline: boolean): void {
+  private out(text: string, newline: boolean): void {
+    const whole = newline ? `${text}\n` : text;
     if (this.form === 'undecided') {
-      this.held.push(newline ? `${line}\n` : line);
-      this.heldBytes += line.length + 1;
+      this.held.push(whole);
+      for (const ch of whole) if (ch === '\n') this.heldLines++;
       return;
     }
-    this.emitRaw(newline ? `${line}\n` : line);
+    this.emitRaw(whole);
   }
 
   /** Decides whether a database file creates its database (pg_dump --create) or not. */
@@ -336,12 +396,16 @@ export class SqlRewriter extends Transform {
     }
     const held = this.held;
     this.held = [];
-    this.heldBytes = 0;
+    this.heldLines = 0;
     for (const h of held) this.emitRaw(h);
   }
 
   private line(text: string, newline: boolean): void {
-    const lineNo = this.outLines + (this.form === 'undecided' ? this.held.length : 0) + 1;
+    if (this.pending !== null) {
+      this.hold(text, newline);
+      return;
+    }
+    const lineNo = this.outLines + (this.form === 'undecided' ? this.heldLines : 0) + 1;
     if (this.quote !== null || this.dollarTag !== null || this.blockDepth > 0 || !this.stmtStart) {
       this.lex(text);
       this.out(text, newline);
@@ -359,19 +423,64 @@ export class SqlRewriter extends Transform {
       return;
     }
     if (this.endedWith !== null) this.endedWith = null;
-    let line = text;
-    if (this.opts.serverMajor !== undefined && text.startsWith('CREATE DATABASE ')) line = adaptCreateDatabase(text, this.opts.serverMajor);
-    if (this.opts.mode === 'database') line = this.databaseStatement(line);
-    else line = this.globalStatement(line);
-    if (RULES.copy.test(line)) {
-      this.out(line, newline);
+    if (
+      RULES.heldAnywhere.test(text) ||
+      (this.opts.mode === 'database' && (this.toc === undefined || this.inDatabaseEntry() || this.form === 'undecided')) ||
+      (this.opts.mode === 'adapt' && text.startsWith('ALTER TABLE '))
+    ) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.semis = 0;
+      this.hold(text, newline);
+      return;
+    }
+    if (this.opts.mode === 'adapt' && !keptForServer(text, this.opts.serverMajor ?? Infinity)) return;
+    if (this.opts.mode === 'database' && RULES.databaseLevel.test(text)) {
+      throw this.refuse(`it has a database-level statement outside the entries where pg_dump writes them: ${this.shown(text)}`);
+    }
+    this.lex(text);
+    this.out(text, newline);
+  }
+
+  /** Whether the stream is in a TOC entry whose statements name the database itself. */
+  private inDatabaseEntry(): boolean {
+    const t = this.toc;
+    if (!t) return false;
+    if (t.type === 'DATABASE' || t.type === 'DATABASE PROPERTIES') return true;
+    return (t.type === 'COMMENT' || t.type === 'SECURITY LABEL' || t.type === 'ACL') && t.name.startsWith('DATABASE ');
+  }
+
+  /** Adds a line to the held statement; judges the statement once its closing ';' has passed. */
+  private hold(text: string, newline: boolean): void {
+    this.lex(text, true);
+    this.pending!.push(newline ? `${text}\n` : text);
+    this.pendingBytes += text.length + 1;
+    if (this.pendingBytes > MAX_HELD_BYTES) {
+      throw this.refuse(`it has a statement longer than ${MAX_HELD_BYTES / 1048576} MiB where pg_dump writes short ones: ${this.shown(this.pending![0]!)}`);
+    }
+    if (this.quote === null && this.dollarTag === null && this.blockDepth === 0 && this.stmtStart) this.completeStatement();
+  }
+
+  /** A held statement is whole: rewritten where it must be, then written on. */
+  private completeStatement(): void {
+    const text = this.pending!.join('');
+    this.pending = null;
+    this.pendingBytes = 0;
+    if (this.semis > 1) {
+      throw this.refuse(`it has a statement followed by more on the same line, which pg_dump never writes: ${this.shown(text)}`);
+    }
+    let stmt = text;
+    if (this.opts.serverMajor !== undefined && stmt.startsWith('CREATE DATABASE ')) stmt = adaptCreateDatabase(stmt, this.opts.serverMajor);
+    if (this.opts.mode === 'database') stmt = this.databaseStatement(stmt);
+    else if (this.opts.mode === 'adapt') stmt = adaptStatement(stmt, this.opts.serverMajor ?? Infinity);
+    else stmt = this.globalStatement(stmt);
+    this.out(stmt, false);
+    if (RULES.copy.test(stmt)) {
+      if (!stmt.endsWith('\n')) throw this.incomplete('it ends right after a COPY statement, before its data');
       this.inCopy = true;
       this.copyLineStart = true;
       this.copyHeld = '';
-      return;
     }
-    this.lex(line);
-    this.out(line, newline);
   }
 
   private comment(text: string, lineNo: number): void {
@@ -380,13 +489,17 @@ export class SqlRewriter extends Transform {
     let m: RegExpExecArray | null;
     if (this.dumpedFromMajor === undefined && (m = RULES.dumpedFrom.exec(text))) this.dumpedFromMajor = Number(m[1]);
     if (this.dumpedByMajor === undefined && (m = RULES.dumpedBy.exec(text))) this.dumpedByMajor = Number(m[1]);
-    if ((m = RULES.toc.exec(text)) && this.tocMarks.length < MAX_TOC_MARKS) {
-      const what = Buffer.from(`${m[2]} ${m[1]}`, 'latin1').toString('utf8');
-      this.tocMarks.push({ line: lineNo, what });
+    if ((m = RULES.toc.exec(text))) {
+      this.toc = { name: m[1]!, type: m[2]! };
+      if (this.tocMarks.length < MAX_TOC_MARKS) this.tocMarks.push({ line: lineNo, what: Buffer.from(`${m[2]} ${m[1]}`, 'latin1').toString('utf8') });
     }
   }
 
   private meta(text: string, newline: boolean): void {
+    if (this.opts.mode === 'adapt') {
+      this.out(text, newline); // pg_dump's own output on its way to the backup file: passed as it is
+      return;
+    }
     if (/^\\(?:un)?restrict(?:\s|$)/.test(text)) {
       if (!this.opts.stripRestrict) this.out(text, newline);
       else this.out('-- (pg-backups: \\restrict line left out for this psql)', newline);
@@ -400,6 +513,7 @@ export class SqlRewriter extends Transform {
     const target = connectTarget(text);
     if (/^\\(?:connect|c)(?:\s|$)/.test(text)) {
       this.sawConnect = true;
+      this.inGlobals = false;
       if (this.opts.mode !== 'database') {
         this.endedWith = null;
         this.out(text, newline);
@@ -420,8 +534,8 @@ export class SqlRewriter extends Transform {
     throw this.refuse(`it holds the psql command ${this.shown(text)}, which pg_dump never writes`);
   }
 
-  private refuse(why: string): VerificationError {
-    return new VerificationError(`${this.label} was not restored: ${why}`);
+  private refuse(why: string): NotApplied {
+    return new NotApplied(`${this.label} was not restored: ${why}`);
   }
 
   private shown(text: string): string {
@@ -447,11 +561,18 @@ export class SqlRewriter extends Transform {
       if (RULES.createDatabase.test(text) || RULES.dropDatabase.test(text)) this.decide('create');
       else if (!RULES.setup.test(text)) this.decide('plain');
     }
+    // Before the first TOC comment (a file not written by pg_dump, or hand-made), every statement
+    // is judged as one of a database-level entry.
+    const entry = this.toc === undefined || this.inDatabaseEntry();
+    if (!entry) {
+      if (RULES.databaseLevel.test(text)) throw this.refuse(`it has a database-level statement outside the entries where pg_dump writes them: ${this.shown(text)}`);
+      return text;
+    }
     let m: RegExpExecArray | null;
     if ((m = RULES.dropDatabase.exec(text))) {
       // pg_dump --clean --create: the original is never dropped; the staging database is new.
       if (!this.isOriginal(m[1]!)) throw this.refuse(`it drops database ${JSON.stringify(identName(m[1]!))}`);
-      return '-- (pg-backups: DROP DATABASE left out; the restore goes into a new staging database)';
+      return '-- (pg-backups: DROP DATABASE left out; the restore goes into a new staging database)\n';
     }
     if (RULES.createDatabase.test(text)) {
       if (this.createdStaging) throw this.refuse('it creates a database twice');
@@ -469,18 +590,19 @@ export class SqlRewriter extends Transform {
       const out = this.retarget(text, re, what);
       if (out !== undefined) return out;
     }
-    if (RULES.otherDatabase.test(text)) throw this.refuse(`it has a database-level statement pg-backups cannot move to the staging database: ${this.shown(text)}`);
+    if (RULES.databaseLevel.test(text)) throw this.refuse(`it has a database-level statement pg-backups cannot move to the staging database: ${this.shown(text)}`);
     return text;
   }
 
   private globalStatement(text: string): string {
     let m: RegExpExecArray | null;
     if ((m = RULES.createRole.exec(text))) {
+      if (!this.inGlobals) return text; // not where pg_dumpall writes roles: applied as it is
       const name = identName(m[1]!);
       this.createdRoles.push(name);
       if (this.opts.existingRoles?.has(name)) {
         // psql would stop at "role already exists"; the ALTER ROLE after it sets the attributes.
-        return `-- (pg-backups: role ${m[1]} exists; CREATE ROLE left out, the ALTER ROLE that follows sets it up)`;
+        return `-- (pg-backups: role ${m[1]!.replace(/[\r\n]/g, ' ')} exists; CREATE ROLE left out, the ALTER ROLE that follows sets it up)\n`;
       }
     } else if ((m = RULES.createTablespace.exec(text))) {
       this.createdTablespaces.push(identName(m[1]!));
@@ -490,8 +612,8 @@ export class SqlRewriter extends Transform {
     return text;
   }
 
-  /** Advances the lexer over one line (outside COPY data). */
-  private lex(line: string): void {
+  /** Advances the lexer over one line (outside COPY data); `count`: counts top-level ';' into semis. */
+  private lex(line: string, count = false): void {
     let last = '';
     let i = 0;
     const n = line.length;
@@ -560,6 +682,7 @@ export class SqlRewriter extends Transform {
           continue;
         }
       }
+      if (ch === ';' && count) this.semis++;
       if (ch !== ' ' && ch !== '\t' && ch !== '\r') last = ch;
       i++;
     }

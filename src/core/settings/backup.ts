@@ -1,8 +1,7 @@
 // Settings of a backup run and of the local destination, as plain data.
-import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { readS3, readRemote, type RemoteSettings, type S3Settings } from './destinations.js';
-import { readInt, readList, readString, type SettingInput } from './read.js';
+import { readInt, readList, readPath, type SettingInput } from './read.js';
 
 export interface LocalSettings {
   backupDir: string;
@@ -22,21 +21,32 @@ export interface BackupSettings {
 }
 
 export function readLocal(input: SettingInput): LocalSettings {
-  const dir = readString(input, { name: 'BACKUP_DIR', flag: 'backup-dir' }) ?? '/backups';
+  const dir = readPath(input, { name: 'BACKUP_DIR', flag: 'backup-dir', what: 'a folder', example: '/backups', ifUnset: 'for the default /backups' });
   return {
-    backupDir: resolve(dir),
+    backupDir: dir ?? '/backups',
     retentionDays: readInt(input, { name: 'LOCAL_RETENTION_DAYS', flag: 'local-retention-days' }, { min: 0, max: 36500, default: 1, example: '7' }),
   };
 }
 
 export function readPgBinDir(input: SettingInput): string | undefined {
-  const dir = readString(input, { name: 'PG_BIN_DIR', flag: 'pg-bin-dir' });
-  return dir === undefined ? undefined : resolve(dir);
+  return readPath(input, {
+    name: 'PG_BIN_DIR',
+    flag: 'pg-bin-dir',
+    what: 'the folder of the PostgreSQL client tools',
+    example: '/usr/lib/postgresql/17/bin',
+    ifUnset: 'to look in the usual install places and PATH',
+  });
 }
 
 export function readBackupSettings(input: SettingInput): BackupSettings {
-  const databases = readList(input, { name: 'BACKUP_DATABASES', flag: 'databases' });
-  const excludeDatabases = readList(input, { name: 'BACKUP_EXCLUDE_DATABASES', flag: 'exclude-databases' }) ?? [];
+  const databases = readList(input, {
+    name: 'BACKUP_DATABASES',
+    flag: 'databases',
+    what: 'a comma-separated list of databases',
+    ifUnset: 'for every database that allows connections',
+  });
+  // Empty has a meaning here: no database excluded (as when unset).
+  const excludeDatabases = readList(input, { name: 'BACKUP_EXCLUDE_DATABASES', flag: 'exclude-databases', emptyAllowed: true }) ?? [];
   const both = databases?.filter((db) => excludeDatabases.includes(db)) ?? [];
   if (both.length > 0) {
     throw new UsageError(
