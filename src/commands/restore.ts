@@ -1,5 +1,7 @@
 import { UsageError } from '../core/errors.js';
 import { runRestore } from '../core/restore/restore-service.js';
+import { planRestore } from '../core/restore/plan.js';
+import { planLines } from './restore-plan-text.js';
 import { readPgBinDir } from '../core/settings/backup.js';
 import { readConnection } from '../core/settings/connection.js';
 import { anyRestoreSetting, readRestoreRequest } from '../core/settings/restore.js';
@@ -25,6 +27,7 @@ export const restoreCommand: Command = {
     'restore-dir': { type: 'string' },
     'backup-dir': { type: 'string' },
     'pg-bin-dir': { type: 'string' },
+    'dry-run': { type: 'boolean' },
   },
   help: `Usage: pg-backups restore [options]
 
@@ -41,7 +44,11 @@ stops the restore with exit 3. It never asks anything when RESTORE_* settings (o
   --restore-dir DIR                RESTORE_DIR (default /restore): where downloads go
   --backup-dir DIR                 BACKUP_DIR (default /backups): the local source
   --pg-bin-dir DIR                 PG_BIN_DIR: where psql is (default: install places, then PATH)
-  --json                           a summary as JSON on stdout
+  --dry-run                        print the preflight plan (what would be downloaded, created,
+                                   replaced and ended; free space; warnings; every refusal) and
+                                   change nothing; exit 0 when the restore would start, else the
+                                   exit code it would stop with
+  --json                           a summary (or, with --dry-run, the plan) as JSON on stdout
 ${CONNECTION_HELP}
 S3 and the remote host: the settings of \`pg-backups backup --help\`.
 
@@ -67,6 +74,12 @@ ${EXIT_CODES_HELP}
     const request = readRestoreRequest(input, enabled);
     const source = [sources.local, ...sources.destinations].find((s) => s.kind === request.source)!;
     const conn = readConnection(input);
+    if (ctx.flags['dry-run'] === true) {
+      const { plan } = await planRestore({ request, source, conn, pgBinDir: readPgBinDir(input), signal: ctx.signal });
+      ctx.out.printJson({ ok: plan.ok, dryRun: true, plan });
+      for (const line of planLines(plan)) ctx.out.print(line);
+      return plan.ok ? 0 : plan.refusals[0]!.exitCode;
+    }
     const summary = await runRestore({
       request,
       source,

@@ -5,19 +5,17 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { Manifest } from '../backup/manifest.js';
 import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
-import { templateTargetError } from '../settings/restore.js';
 import type { RestoreEvent, RestoreType } from './model.js';
 import { dropDatabase, dropStaleStaging, endSessionsOf, maintenanceDb, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
 import { PsqlFailure, runPsqlFile } from './execute-psql.js';
-import { NotApplied, SqlRewriter } from './sql-rewrite.js';
+import { judgeGlobals, olderServerRefusal, OVERWRITE_HINT, targetNameRefusal } from './target-checks.js';
+import { scanFile } from './sql-scan.js';
 
 export interface ExecuteRestore {
   type: RestoreType;
@@ -44,7 +42,6 @@ export interface RestoreOutcome {
   warnings: string[];
 }
 
-const OVERWRITE_HINT = 'set RESTORE_OVERWRITE=true (or --overwrite) to replace it, or RESTORE_TARGET_DATABASE to restore it under another name';
 
 export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcome> {
   const emit = req.onEvent ?? (() => {});
@@ -61,9 +58,8 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
     if (!req.database) throw new UsageError('RESTORE_DATABASE is not set; a database restore needs the name of the database in the backup, e.g. RESTORE_DATABASE=app');
     target = req.targetDatabase ?? req.database;
     const setting = req.targetDatabase !== undefined ? 'RESTORE_TARGET_DATABASE' : 'RESTORE_DATABASE';
-    checkDatabaseName(target, setting);
     // Refused before anything is read or touched (the settings reader refuses it too; this guards every caller).
-    const refused = templateTargetError(target, setting);
+    const refused = targetNameRefusal(target, setting);
     if (refused) throw refused;
   }
 
@@ -72,13 +68,8 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
   const where = describeServer(req.conn);
   step(`checking the server at ${where}`);
   const server = await inspectServer(req.conn);
-  const dumpServerMajor = req.manifest?.server.major ?? header.dumpedFromMajor;
-  if (dumpServerMajor !== undefined && server.major < dumpServerMajor) {
-    const from = req.manifest?.server.version ?? String(dumpServerMajor);
-    throw new UsageError(
-      `the backup was made from PostgreSQL ${from} and the server at ${where} runs PostgreSQL ${server.version}, an older major; a dump does not restore into an older major; restore onto a PostgreSQL ${dumpServerMajor} or newer server`,
-    );
-  }
+  const older = olderServerRefusal(req.manifest?.server.major ?? header.dumpedFromMajor, req.manifest?.server.version, server, where);
+  if (older) throw older;
   const minMajor = req.manifest?.pgDump.major ?? Math.max(server.major, header.dumpedByMajor ?? 0);
   const tools = await findClientTools({
     tools: ['psql'],
@@ -193,33 +184,22 @@ async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { current
   const have = await withClient(req.conn, req.conn.database, async (c) => {
     const roles = await c.query<{ n: string }>('SELECT rolname AS n FROM pg_roles');
     const spaces = await c.query<{ n: string }>('SELECT spcname AS n FROM pg_tablespace');
-    return { roles: new Set(roles.rows.map((r) => r.n)), spaces: new Set(spaces.rows.map((r) => r.n)) };
+    return { roles: new Set(roles.rows.map((r) => r.n)), tablespaces: new Set(spaces.rows.map((r) => r.n)) };
   });
-  const dbNames = new Set(ctx.server.databases.map((d) => d.name));
-  const createdDbs = kind === 'cluster' ? (req.manifest ? req.manifest.clusterDatabases.filter((d) => d !== 'postgres' && d !== 'template1') : scan.createdDatabases) : [];
-  const roleClash = scan.createdRoles.filter((r) => have.roles.has(r) && r !== ctx.currentUser);
-  const spaceClash = scan.createdTablespaces.filter((s) => have.spaces.has(s));
-  const dbClash = createdDbs.filter((d) => dbNames.has(d));
-  const list = (xs: string[]) => xs.slice(0, 10).map((x) => JSON.stringify(x)).join(', ') + (xs.length > 10 ? `, and ${xs.length - 10} more` : '');
-
-  if (kind === 'cluster' && (dbClash.length > 0 || roleClash.length > 0 || spaceClash.length > 0)) {
-    const what = [
-      dbClash.length > 0 ? `database(s) ${list(dbClash)}` : '',
-      roleClash.length > 0 ? `role(s) ${list(roleClash)}` : '',
-      spaceClash.length > 0 ? `tablespace(s) ${list(spaceClash)}` : '',
-    ].filter((s) => s !== '');
-    throw new UsageError(
-      `the server at ${where} is not fresh: it already has ${what.join(' and ')} that the cluster backup creates; nothing was restored; a cluster restore only goes onto a fresh server${req.overwrite ? ' (RESTORE_OVERWRITE does not apply to it)' : ''}; to replace databases on this server restore the globals (RESTORE_TYPE=globals) and then each database (RESTORE_TYPE=database with RESTORE_OVERWRITE=true), or restore the cluster onto a new server`,
-    );
-  }
-  if (kind === 'globals' && (spaceClash.length > 0 || (roleClash.length > 0 && !req.overwrite))) {
-    const parts = [roleClash.length > 0 ? `role(s) ${list(roleClash)}` : '', spaceClash.length > 0 ? `tablespace(s) ${list(spaceClash)}` : ''].filter((s) => s !== '');
-    throw new UsageError(
-      `the server at ${where} already has ${parts.join(' and ')} that the globals backup creates; nothing was restored; ${spaceClash.length > 0 ? 'drop the tablespaces or restore onto a fresh server' : 'set RESTORE_OVERWRITE=true (or --overwrite) to give the existing roles the attributes, passwords and memberships of the backup'}`,
-    );
-  }
-  const existingRoles = new Set([ctx.currentUser, ...(req.overwrite ? roleClash : [])]);
-  if (req.overwrite && roleClash.length > 0) ctx.warn(`existing role(s) ${list(roleClash)} get the attributes, passwords and memberships of the backup`);
+  const judged = judgeGlobals(
+    kind,
+    {
+      roles: scan.createdRoles,
+      tablespaces: scan.createdTablespaces,
+      databases: req.manifest ? req.manifest.clusterDatabases.filter((d) => d !== 'postgres' && d !== 'template1') : scan.createdDatabases,
+    },
+    { ...have, databases: new Set(ctx.server.databases.map((d) => d.name)), currentUser: ctx.currentUser },
+    req.overwrite,
+    where,
+  );
+  if (judged.refusal) throw judged.refusal;
+  for (const w of judged.warnings) ctx.warn(w);
+  const existingRoles = new Set(judged.skipCreate);
 
   step(`restoring the ${kind} onto ${where} with psql`);
   const appName = `pgb restore ${kind} ${randomBytes(6).toString('hex')}`;
@@ -271,12 +251,6 @@ function fileLabel(file: string): string {
   return file.split('/').pop() ?? file;
 }
 
-function checkDatabaseName(name: string, setting: string): void {
-  if (name === '' || name.includes('\0') || Buffer.byteLength(name, 'utf8') > 63) {
-    throw new UsageError(`${setting}=${JSON.stringify(name)} is not a PostgreSQL database name (1 to 63 bytes, no NUL); e.g. ${setting}=app_restored`);
-  }
-}
-
 /** psql learned \restrict in 18.0 / 17.6 / 16.10 / 15.14 / 14.19 / 13.22. */
 export function knowsRestrict(version: string): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -315,30 +289,4 @@ async function readHeader(file: string, signal: AbortSignal): Promise<Header> {
   const from = /^-- Dumped from database version (\d+)/m.exec(text);
   const by = /^-- Dumped by pg_dump(?:all)? version (\d+)/m.exec(text);
   return { dumpedFromMajor: from ? Number(from[1]) : undefined, dumpedByMajor: by ? Number(by[1]) : undefined };
-}
-
-/** Reads what a globals/cluster file creates, up to its first \connect or to its end. */
-async function scanFile(file: string, opts: { untilFirstConnect: boolean; signal: AbortSignal }): Promise<SqlRewriter> {
-  const rw = new SqlRewriter({ mode: 'scan', label: fileLabel(file) });
-  const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  opts.signal.addEventListener('abort', onAbort, { once: true });
-  const sink = new Writable({
-    write(_chunk, _enc, cb) {
-      if (opts.untilFirstConnect && rw.sawConnect) stop.abort();
-      cb();
-    },
-  });
-  try {
-    await pipeline(createReadStream(file), createGunzip(), rw, sink, { signal: stop.signal });
-  } catch (err) {
-    if (opts.signal.aborted) throw new AbortedError();
-    if (!stop.signal.aborted) {
-      if (err instanceof VerificationError || err instanceof NotApplied) throw err;
-      throw new VerificationError(`${fileLabel(file)} is damaged: ${messageOf(err)}`);
-    }
-  } finally {
-    opts.signal.removeEventListener('abort', onAbort);
-  }
-  return rw;
 }

@@ -4,7 +4,9 @@
 import type { BackupSource } from '../../sources/source.js';
 import type { ConnectionSettings } from '../settings/connection.js';
 import { executeRestore, type RestoreOutcome } from './execute.js';
-import { fetchForRestore, filesForRestore, pickBackup, type FetchedFile } from './fetch.js';
+import { fetchForRestore, type FetchedFile } from './fetch.js';
+import { planRestore, type PlanRefusal } from './plan.js';
+import { ExternalError, UsageError, VerificationError } from '../errors.js';
 import type { RestoreEvent, RestoreRequest } from './model.js';
 
 export interface RestoreRun {
@@ -28,8 +30,14 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
   const { request, source, signal } = run;
   const emit = run.onEvent ?? (() => {});
   emit({ type: 'step', message: `looking for ${request.folder === 'latest' ? 'the newest backup' : request.folder} on ${source.kind}:${source.location}` });
-  const entry = pickBackup(await source.list(signal), request.folder, `${source.kind} ${source.location}`, { warn: (message) => emit({ type: 'warning', message }) });
-  const files = filesForRestore(entry, request.type, request.database);
+  // The preflight plan first: whatever it refuses stops the restore before anything is downloaded or touched.
+  const { plan, entry } = await planRestore({ request, source, conn: run.conn, pgBinDir: run.pgBinDir, signal });
+  for (const message of plan.warnings) emit({ type: 'warning', message });
+  if (!plan.ok) {
+    for (const extra of plan.refusals.slice(1)) emit({ type: 'warning', message: `also: ${extra.message}` });
+    throw refusalError(plan.refusals[0]!);
+  }
+  const files = plan.files.map((f) => f.name);
   emit({ type: 'step', message: `restoring ${request.type} from ${entry.folder} (${files.join(', ')})` });
   const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit });
   const outcome = await executeRestore({
@@ -45,4 +53,11 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
     onEvent: emit,
   });
   return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: fetched, outcome };
+}
+
+/** The plan's refusal as the typed error of its exit code. */
+export function refusalError(refusal: PlanRefusal): Error {
+  if (refusal.exitCode === 2) return new UsageError(refusal.message);
+  if (refusal.exitCode === 3) return new VerificationError(refusal.message);
+  return new ExternalError(refusal.message);
 }
