@@ -2,6 +2,7 @@ import { UsageError } from '../core/errors.js';
 import { runRestore } from '../core/restore/restore-service.js';
 import { planRestore } from '../core/restore/plan.js';
 import { planLines } from './restore-plan-text.js';
+import { progressLogger, readProgressInterval } from './progress-log.js';
 import { readPgBinDir } from '../core/settings/backup.js';
 import { readConnection } from '../core/settings/connection.js';
 import { anyRestoreSetting, readRestoreRequest } from '../core/settings/restore.js';
@@ -80,6 +81,7 @@ ${EXIT_CODES_HELP}
       for (const line of planLines(plan)) ctx.out.print(line);
       return plan.ok ? 0 : plan.refusals[0]!.exitCode;
     }
+    const logProgress = progressLogger(ctx.out, readProgressInterval(input));
     const summary = await runRestore({
       request,
       source,
@@ -87,7 +89,8 @@ ${EXIT_CODES_HELP}
       pgBinDir: readPgBinDir(input),
       signal: ctx.signal,
       onEvent: (e) => {
-        if (e.type === 'step') ctx.out.log(e.message);
+        if (e.type === 'progress') logProgress(e.progress);
+        else if (e.type === 'step') ctx.out.log(e.message);
         else if (e.type === 'warning') ctx.out.warn(e.message);
         else if (e.type === 'verified') ctx.out.log(`verified ${e.file}`);
         else if (e.type === 'download' && e.bytes === 0) ctx.out.log(`downloading ${e.file} (${formatBytes(e.totalBytes)})`);

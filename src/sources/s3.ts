@@ -165,15 +165,18 @@ export class S3Destination implements Destination {
       markerWritten = true;
       await retry(() => this.putSmall(markerKey, `${JSON.stringify(marker, null, 2)}\n`, 'application/json', { timestamp: folder }, signal));
 
+      const totalBytes = manifest.files.reduce((n, f) => n + f.bytes, 0);
+      let doneBytes = 0;
       for (const file of manifest.files) {
         step = `upload of ${folder}/${file.name} to ${this.location}`;
         const key = this.keyOf(folder, file.name);
         written.push(key);
         await retry(() =>
           this.uploadFile(join(localPath, file.name), key, file, manifest, signal, pendingAborts, (bytes) =>
-            opts.onProgress?.({ file: file.name, bytes, totalBytes: file.bytes }),
+            opts.onProgress?.({ file: file.name, bytes: doneBytes + bytes, totalBytes }),
           ),
         );
+        doneBytes += file.bytes;
       }
 
       step = `upload of ${folder}/${MANIFEST_FILE} to ${this.location}`;

@@ -46,6 +46,7 @@ export interface BackupSource {
   remove(entry: BackupEntry, signal?: AbortSignal): Promise<void>;
 }
 
+/** Progress of a push: the file at work, and the bytes of the whole push done and in all. */
 export interface PushProgress {
   file: string;
   bytes: number;

@@ -16,7 +16,8 @@ import { TOOL_VERSION } from '../version.js';
 import { LocalSource } from '../../sources/local.js';
 import { clusterHead, clusterTail, dumpDatabase, dumpGlobalsText, type DumpContext } from './dump-steps.js';
 import { FileSink, type WrittenFile } from './file-sink.js';
-import { gzipMember } from './gzip-members.js';
+import { writeMember } from './gzip-members.js';
+import { ProgressTracker, type Progress } from '../progress.js';
 import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestFile } from './manifest.js';
 import { CLUSTER_FILE, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderName } from './names.js';
 import { acquireRunLock } from './run-lock.js';
@@ -34,7 +35,8 @@ export type BackupEvent =
   | { type: 'pushing'; destination: string; file: string; bytes: number; totalBytes: number }
   | { type: 'retry'; destination: string; message: string }
   | { type: 'pruned'; source: string; folder: string }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  | { type: 'progress'; progress: Progress };
 
 export interface BackupRequest {
   settings: BackupSettings;
@@ -104,12 +106,13 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
     const staging = stagingPath(dir, folder);
     await createStaging(staging);
     try {
-      const manifest = await dumpAll({ tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major }, staging, folder, started, server, plan, emit, now);
+      const progress = new ProgressTracker((p) => emit({ type: 'progress', progress: p }));
+      const manifest = await dumpAll({ tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major, progress }, staging, folder, started, server, plan, emit, now);
       await writeManifest(staging, manifest);
       const path = join(dir, folder);
       await publishStaging(staging, path, dir);
       emit({ type: 'finished', folder, path });
-      return await afterPublish({ folder, path, manifest }, settings, signal, emit, now);
+      return await afterPublish({ folder, path, manifest }, settings, signal, emit, now, progress);
     } catch (err) {
       await rm(staging, { recursive: true, force: true }).catch(() => {});
       throw err;
@@ -143,8 +146,8 @@ async function dumpAll(
     const globalsText = await step('dump of the globals (roles, tablespaces)', ctx.signal, () => dumpGlobalsText(ctx, { rolePasswords: server.superuser }));
     const globals = await open(GLOBALS_FILE);
     await step(`writing ${GLOBALS_FILE}`, ctx.signal, async () => {
-      await globals.write(await gzipMember(Buffer.from(globalsText, 'utf8'), ctx.level));
-      await cluster.write(await gzipMember(Buffer.from(clusterHead(globalsText), 'utf8'), ctx.level));
+      await writeMember(globals, Buffer.from(globalsText, 'utf8'), ctx.level);
+      await writeMember(cluster, Buffer.from(clusterHead(globalsText), 'utf8'), ctx.level);
     });
     files.push(await finish(globals, 'globals', emit));
 
@@ -156,7 +159,7 @@ async function dumpAll(
       if (file) files.push({ ...(await finish(file, 'database', emit)), database });
     }
 
-    await step(`writing ${CLUSTER_FILE}`, ctx.signal, async () => cluster.write(await gzipMember(Buffer.from(clusterTail(), 'utf8'), ctx.level)));
+    await step(`writing ${CLUSTER_FILE}`, ctx.signal, () => writeMember(cluster, Buffer.from(clusterTail(), 'utf8'), ctx.level));
     files.unshift(await finish(cluster, 'cluster', emit));
   } catch (err) {
     await Promise.all(sinks.map((s) => s.discard()));
@@ -214,34 +217,56 @@ async function afterPublish(
   signal: AbortSignal,
   emit: (e: BackupEvent) => void,
   now: () => Date,
+  progress: ProgressTracker,
 ): Promise<BackupResult> {
   const destinations = openDestinations(settings);
   const where = (d: BackupSource) => `${d.kind}:${d.location}`;
+  const total = done.manifest.files.reduce((n, f) => n + f.bytes, 0);
+  const phases = new Map(
+    destinations.map((d) => [
+      d,
+      progress.phase(d.kind === 's3' ? 'upload-s3' : 'push-remote', `${d.kind === 's3' ? 'upload-s3' : 'push-remote'}:${d.location}`, `${d.kind === 's3' ? 'upload to' : 'push to'} ${where(d)}`, total),
+    ]),
+  );
   for (const d of destinations) emit({ type: 'shipping', destination: where(d) });
   const shipped = await shipBackup(done.path, done.manifest, destinations, {
     signal,
-    onProgress: (d, p) => emit({ type: 'pushing', destination: where(d), ...p }),
+    onProgress: (d, p) => {
+      emit({ type: 'pushing', destination: where(d), ...p });
+      phases.get(d)?.update(p.bytes, p.file);
+    },
     onRetry: (d, message) => emit({ type: 'retry', destination: where(d), message }),
   });
   const errors: string[] = [];
   for (const outcome of shipped) {
+    const phase = phases.get(outcome.destination);
+    if (outcome.ok) {
+      phase?.update(total);
+      phase?.done();
+    } else phase?.failed();
     emit({ type: 'shipped', destination: where(outcome.destination), ok: outcome.ok, error: outcome.error });
     if (outcome.error) errors.push(outcome.error);
   }
 
   const prunes: PruneResult[] = [];
   const prune = async (source: BackupSource, days: number, setting: string, shippedTo?: typeof destinations) => {
+    const phase = progress.phase('retention', `retention:${source.kind}:${source.location}`, `${setting} on ${where(source)}`);
     try {
       const result = await pruneSource(source, days, {
         now: now(),
         signal,
         shippedTo,
         keep: [done.folder], // never the backup this run has just written, whatever the clock says
-        onRemove: (e) => emit({ type: 'pruned', source: where(source), folder: e.folder }),
+        onRemove: (e) => {
+          emit({ type: 'pruned', source: where(source), folder: e.folder });
+          phase.update(0, e.folder);
+        },
       });
+      phase.done();
       for (const message of result.warnings) emit({ type: 'warning', message });
       prunes.push(result);
     } catch (err) {
+      phase.failed();
       if (signal.aborted) throw new AbortedError('stopped while applying retention');
       errors.push(redact(`applying ${setting} to ${where(source)} failed: ${messageOf(err)}`));
     }

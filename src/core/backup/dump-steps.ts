@@ -6,7 +6,8 @@ import { startTool } from '../process/run-tool.js';
 import type { ClientTools } from '../postgres/client-tools.js';
 import { libpqEnv, type ConnectionSettings } from '../settings/connection.js';
 import type { FileSink } from './file-sink.js';
-import { gzipMember, gzipStream } from './gzip-members.js';
+import { gzipStream, writeMember } from './gzip-members.js';
+import type { Phase, ProgressTracker } from '../progress.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SqlRewriter, keptForServer } from '../restore/sql-rewrite.js';
@@ -22,6 +23,8 @@ export interface DumpContext {
   signal: AbortSignal;
   /** The server's major: a newer pg_dump's CREATE DATABASE is adapted to it. */
   serverMajor: number;
+  /** Where the dumps report their progress. */
+  progress?: ProgressTracker;
 }
 
 /** Roles, memberships, role settings and tablespaces, as pg_dumpall --globals-only writes them. */
@@ -36,15 +39,23 @@ export async function dumpGlobalsText(ctx: DumpContext, opts: { rolePasswords: b
   });
   const parts: Buffer[] = [];
   let size = 0;
+  const phase = ctx.progress?.phase('dump-globals', 'dump-globals', 'dump of the globals (roles, tablespaces)');
   for await (const chunk of proc.stdout) {
     size += (chunk as Buffer).length;
+    phase?.update(size);
     if (size > GLOBALS_LIMIT) {
       proc.kill();
       throw new ExternalError('pg_dumpall --globals-only wrote more than 256 MB; that is not a globals dump');
     }
     parts.push(chunk as Buffer);
   }
-  await proc.done;
+  try {
+    await proc.done;
+  } catch (err) {
+    phase?.failed();
+    throw err;
+  }
+  phase?.done();
   return Buffer.concat(parts).toString('utf8');
 }
 
@@ -71,6 +82,17 @@ export interface DatabaseSinks {
  * does not create them either). Everything after it is compressed once and written to both.
  */
 export async function dumpDatabase(ctx: DumpContext, database: string, sinks: DatabaseSinks): Promise<void> {
+  const phase = ctx.progress?.phase('dump-database', `dump-database:${database}`, `dump of database ${JSON.stringify(database)}`);
+  try {
+    await dumpDatabaseTo(ctx, database, sinks, phase);
+  } catch (err) {
+    phase?.failed();
+    throw err;
+  }
+  phase?.done();
+}
+
+async function dumpDatabaseTo(ctx: DumpContext, database: string, sinks: DatabaseSinks, phase: Phase | undefined): Promise<void> {
   const proc = startTool({
     command: ctx.tools.path('pg_dump'),
     args: ['--create', '--no-password', '--format=plain'],
@@ -87,11 +109,12 @@ export async function dumpDatabase(ctx: DumpContext, database: string, sinks: Da
       header + (database === 'postgres' || database === 'template1' ? withoutCreateDatabase(preamble) : preamble),
       'utf8',
     );
-    if (sinks.file) await sinks.file.write(await gzipMember(Buffer.from(preamble, 'utf8'), ctx.level));
-    await sinks.cluster.write(await gzipMember(clusterPreamble, ctx.level));
+    if (sinks.file) await writeMember(sinks.file, Buffer.from(preamble, 'utf8'), ctx.level);
+    await writeMember(sinks.cluster, clusterPreamble, ctx.level);
     const targets = sinks.file ? [sinks.file, sinks.cluster] : [sinks.cluster];
+    phase?.add(split.preamble.length);
     await gzipStream(
-      adaptedForServer(rest, ctx),
+      counted(adaptedForServer(rest, ctx), targets, phase),
       async (member) => {
         await Promise.all(targets.map((t) => t.write(member)));
       },
@@ -103,6 +126,32 @@ export async function dumpDatabase(ctx: DumpContext, database: string, sinks: Da
     throw err;
   }
   await proc.done;
+}
+
+/**
+ * The dump's bytes on their way to gzip: counted as uncompressed bytes of each file, and reported
+ * as progress with the table whose data is going by (pg_dump's "-- Data for Name:" comments).
+ */
+async function* counted(source: AsyncIterable<Buffer>, targets: FileSink[], phase: Phase | undefined): AsyncIterable<Buffer> {
+  for await (const chunk of source) {
+    for (const t of targets) t.addRaw(chunk.length);
+    phase?.add(chunk.length, phase && tableOf(chunk));
+    yield chunk;
+  }
+}
+
+const DATA_FOR = Buffer.from('\n-- Data for Name: ');
+
+/** "table public.events" from the last "-- Data for Name: events; Type: TABLE DATA; Schema: public;" in a chunk. */
+export function tableOf(chunk: Buffer): string | undefined {
+  const at = chunk.lastIndexOf(DATA_FOR);
+  if (at < 0) return undefined;
+  const end = chunk.indexOf(0x0a, at + DATA_FOR.length);
+  const line = chunk.subarray(at + DATA_FOR.length, end < 0 ? Math.min(chunk.length, at + 1024) : end).toString('utf8');
+  const m = /^(.*); Type: ([^;]+); Schema: ([^;]*);/.exec(line);
+  if (!m) return undefined;
+  const kind = m[2] === 'TABLE DATA' ? 'table' : m[2]!.toLowerCase();
+  return `${kind} ${m[3] && m[3] !== '-' ? `${m[3]}.` : ''}${m[1]}`;
 }
 
 /**

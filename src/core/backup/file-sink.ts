@@ -9,10 +9,13 @@ export interface WrittenFile {
   name: string;
   bytes: number;
   sha256: string;
+  /** The uncompressed size (what gunzip gives back). */
+  rawBytes: number;
 }
 
 export class FileSink {
   private bytes = 0;
+  private raw = 0;
   private readonly hash: Hash = createHash('sha256');
 
   private constructor(
@@ -42,6 +45,11 @@ export class FileSink {
     this.bytes += data.length;
   }
 
+  /** Counts uncompressed bytes that went into what was written (the writer knows them). */
+  addRaw(bytes: number): void {
+    this.raw += bytes;
+  }
+
   /** Syncs and closes the file; its size and checksum are final. */
   async finish(): Promise<WrittenFile> {
     try {
@@ -50,7 +58,7 @@ export class FileSink {
     } catch (err) {
       throw new ExternalError(`cannot write ${this.path}: ${messageOf(err)}`);
     }
-    return { name: basename(this.path), bytes: this.bytes, sha256: this.hash.digest('hex') };
+    return { name: basename(this.path), bytes: this.bytes, sha256: this.hash.digest('hex'), rawBytes: this.raw };
   }
 
   async discard(): Promise<void> {

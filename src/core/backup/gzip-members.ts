@@ -26,6 +26,12 @@ export function gzipMember(data: Buffer, level: number): Promise<Buffer> {
   return gzip(data, { level, memLevel: 9, chunkSize: 256 * 1024 });
 }
 
+/** Compresses `raw` into one member and writes it to `sink`, counting its uncompressed size there. */
+export async function writeMember(sink: { write(data: Buffer): Promise<void>; addRaw(bytes: number): void }, raw: Buffer, level: number): Promise<void> {
+  await sink.write(await gzipMember(raw, level));
+  sink.addRaw(raw.length);
+}
+
 /** Reads `source` to the end and hands each compressed member, in order, to `write`. */
 export async function gzipStream(
   source: AsyncIterable<Buffer>,

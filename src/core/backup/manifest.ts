@@ -19,6 +19,8 @@ export interface ManifestFile {
   database?: string;
   bytes: number;
   sha256: string;
+  /** The uncompressed size (since 0.2; older manifests lack it): the total of a restore's progress. */
+  rawBytes?: number;
 }
 
 export interface Manifest {
@@ -129,6 +131,7 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
     if (typeof f.kind !== 'string' || !(FILE_KINDS as readonly string[]).includes(f.kind)) return `has a wrong ${at}.kind (${show(f.kind)}): it must be cluster, globals or database`;
     if (!isCount(f.bytes, MAX_FILE_BYTES)) return `has an impossible size for ${name} (${show(f.bytes)}): a size is a whole number of bytes from 0 to ${MAX_FILE_BYTES}`;
     if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) return `has a wrong sha256 for ${name} (${show(f.sha256)}): it must be 64 hex digits`;
+    if (f.rawBytes !== undefined && !isCount(f.rawBytes, Number.MAX_SAFE_INTEGER)) return `has an impossible uncompressed size for ${name} (${show(f.rawBytes)})`;
     if (f.kind === 'cluster' && name !== CLUSTER_FILE) return `calls ${name} the cluster file; it is ${CLUSTER_FILE}`;
     if (f.kind === 'globals' && name !== GLOBALS_FILE) return `calls ${name} the globals file; it is ${GLOBALS_FILE}`;
     if (f.kind === 'database') {

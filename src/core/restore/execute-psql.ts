@@ -3,6 +3,8 @@
 // When the input fails (damaged gzip, incomplete SQL, a refused statement) psql is killed before it
 // could see the end of its input, so it never finishes a half-fed script as if it were whole.
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Phase } from '../progress.js';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
@@ -24,6 +26,11 @@ export interface PsqlRun {
   label: string;
   /** psql's application_name (unique per run: its server sessions can be found and ended). */
   appName: string;
+  /**
+   * Progress: with the file's uncompressed size (from the manifest), the SQL bytes fed to psql;
+   * without it, the compressed bytes read, against the file's size.
+   */
+  progress?: { phase: Phase; rawTotal?: number };
 }
 
 export interface PsqlResult {
@@ -61,7 +68,16 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
   let feedError: unknown;
   let psqlGone = false;
   try {
-    await pipeline(createReadStream(run.file), createGunzip(), rewriter, (src: AsyncIterable<Buffer>) => feed(src, stdin), { signal: run.signal });
+    const file = createReadStream(run.file);
+    const progress = run.progress;
+    const onFed = progress && progress.rawTotal !== undefined ? () => progress.phase.update(rewriter.bytesIn, rewriter.currentObject) : undefined;
+    if (progress && progress.rawTotal === undefined) {
+      const total = (await stat(run.file)).size;
+      progress.phase.setTotal(total);
+      file.on('data', () => progress.phase.update(file.bytesRead, rewriter.currentObject));
+    } else if (progress) progress.phase.setTotal(progress.rawTotal!);
+    await pipeline(file, createGunzip(), rewriter, (src: AsyncIterable<Buffer>) => feed(src, stdin, onFed), { signal: run.signal });
+    onFed?.(); // the last bytes the rewriter read (it may hold back a partial line until the end)
     stdin.end();
   } catch (err) {
     feedError = err;
@@ -101,8 +117,9 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
 
 class PsqlGone extends Error {}
 
-async function feed(src: AsyncIterable<Buffer>, stdin: Writable): Promise<void> {
+async function feed(src: AsyncIterable<Buffer>, stdin: Writable, onFed?: () => void): Promise<void> {
   for await (const chunk of src) {
+    onFed?.();
     if (stdin.destroyed || stdin.writableEnded) throw new PsqlGone('psql closed its input');
     if (!stdin.write(chunk)) {
       if (stdin.destroyed) throw new PsqlGone('psql closed its input');

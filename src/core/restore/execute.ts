@@ -16,6 +16,7 @@ import { dropDatabase, dropStaleStaging, endSessionsOf, maintenanceDb, sideName,
 import { PsqlFailure, runPsqlFile } from './execute-psql.js';
 import { judgeGlobals, olderServerRefusal, OVERWRITE_HINT, targetNameRefusal } from './target-checks.js';
 import { scanFile } from './sql-scan.js';
+import { ProgressTracker, type Phase } from '../progress.js';
 
 export interface ExecuteRestore {
   type: RestoreType;
@@ -32,6 +33,8 @@ export interface ExecuteRestore {
   pgBinDir?: string;
   signal: AbortSignal;
   onEvent?: (e: RestoreEvent) => void;
+  /** Where the psql phase and the swap report their progress (default: through onEvent). */
+  progress?: ProgressTracker;
 }
 
 export interface RestoreOutcome {
@@ -52,6 +55,12 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
     emit({ type: 'warning', message });
   };
   if (req.signal.aborted) throw new AbortedError();
+  const tracker = req.progress ?? new ProgressTracker((progress) => emit({ type: 'progress', progress }));
+  const fileEntry = req.manifest?.files.find((f) => f.name === fileLabel(req.file));
+  const psqlProgress = (kind: 'restore-database' | 'restore-globals' | 'restore-cluster', id: string, label: string) => ({
+    phase: tracker.phase(kind, id, label),
+    rawTotal: fileEntry?.rawBytes,
+  });
 
   let target: string | undefined;
   if (req.type === 'database') {
@@ -87,14 +96,16 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
   });
 
   if (req.type === 'database') {
-    await restoreDatabase(req, { target: target!, server, tools, stripRestrict, step, warn });
+    await restoreDatabase(req, { target: target!, server, tools, stripRestrict, step, warn, tracker, psqlProgress });
     return { type: 'database', target: target!, psqlVersion: tools.version, warnings };
   }
-  await restoreGlobalsOrCluster(req, { server, tools, stripRestrict, currentUser, step, warn });
+  await restoreGlobalsOrCluster(req, { server, tools, stripRestrict, currentUser, step, warn, tracker, psqlProgress });
   return { type: req.type, target: where, psqlVersion: tools.version, warnings };
 }
 
 interface Ctx {
+  tracker: ProgressTracker;
+  psqlProgress: (kind: 'restore-database' | 'restore-globals' | 'restore-cluster', id: string, label: string) => { phase: Phase; rawTotal?: number };
   server: ServerInfo;
   tools: ClientTools;
   stripRestrict: boolean;
@@ -134,8 +145,10 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
       return redact(`${untouched}, but the staging database ${JSON.stringify(staging)} could not be dropped (${messageOf(err)}); drop it with DROP DATABASE "${staging}"`);
     }
   };
+  const progress = ctx.psqlProgress('restore-database', `restore-database:${target}`, label);
   try {
     const result = await runPsqlFile({
+      progress,
       tools: ctx.tools,
       conn: req.conn,
       database: maintenance,
@@ -146,7 +159,9 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
       appName,
     });
     for (const w of result.warnings) ctx.warn(`psql: ${w}`);
+    progress.phase.done();
   } catch (err) {
+    progress.phase.failed();
     const after = await cleanUp();
     if (err instanceof AbortedError) throw new AbortedError(`${label} was stopped before it finished; ${after}`);
     if (err instanceof VerificationError) throw new VerificationError(`${err.message}; ${after}`);
@@ -160,10 +175,13 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
     throw new AbortedError(`${label} was stopped before it finished; ${after}`);
   }
   // From here on the swap runs to its end: it is short, and stopping it half-way helps nobody.
+  const swapPhase = ctx.tracker.phase('swap', `swap:${target}`, `putting ${JSON.stringify(target)} in place`);
   try {
     const swap = await swapIntoPlace(req.conn, { staging, target, overwrite: req.overwrite, serverMajor: server.major, step });
     for (const w of swap.warnings) ctx.warn(w);
+    swapPhase.done();
   } catch (err) {
+    swapPhase.failed();
     const after = await cleanUp();
     if (err instanceof SwapRefused) {
       throw new UsageError(`database ${JSON.stringify(target)} appeared on ${where} while the restore ran; ${after}; ${OVERWRITE_HINT}`);
@@ -203,8 +221,10 @@ async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { current
 
   step(`restoring the ${kind} onto ${where} with psql`);
   const appName = `pgb restore ${kind} ${randomBytes(6).toString('hex')}`;
+  const progress = ctx.psqlProgress(kind === 'globals' ? 'restore-globals' : 'restore-cluster', `restore-${kind}`, `restore of the ${kind}`);
   try {
     const result = await runPsqlFile({
+      progress,
       tools: ctx.tools,
       conn: req.conn,
       database: req.conn.database,
@@ -215,7 +235,9 @@ async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { current
       appName,
     });
     for (const w of result.warnings) ctx.warn(`psql: ${w}`);
+    progress.phase.done();
   } catch (err) {
+    progress.phase.failed();
     await endSessionsOf(req.conn, req.conn.database, appName).catch(() => {});
     const state = await partialState(req, ctx.server, kind);
     if (err instanceof AbortedError) throw new AbortedError(`the ${kind} restore was stopped before it finished; ${state}`);

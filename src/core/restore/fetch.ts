@@ -29,6 +29,7 @@ import { plainNameProblem, type ManifestFile } from '../backup/manifest.js';
 import type { BackupEntry, BackupSource } from '../../sources/source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
 import { isFuture } from '../retention.js';
+import type { ProgressTracker } from '../progress.js';
 import { CheckingStream, FileDamage, type ExpectedFile } from '../file-check.js';
 
 export interface FetchedFile {
@@ -43,6 +44,8 @@ export interface FetchOptions {
   restoreDir: string;
   signal?: AbortSignal;
   onEvent?: (e: RestoreEvent) => void;
+  /** Phases 'download' and 'verify', one per file. */
+  progress?: ProgressTracker;
 }
 
 /** Temp names of downloads in progress (hidden; never a backup file name). */
@@ -368,11 +371,14 @@ async function verifyInPlace(
 ): Promise<FetchedFile> {
   const { signal } = opts;
   opts.onEvent?.({ type: 'step', message: `checking ${path} (${expected.sha256 ? 'size, sha256 and gzip stream' : 'gzip stream; a legacy backup has no checksums'})` });
-  const checker = new CheckingStream(expected);
+  const phase = opts.progress?.phase('verify', `verify:${name}`, `check of ${name}`, expected.bytes ?? entry.files.find((f) => f.name === name)?.bytes);
+  const checker = new CheckingStream(expected, (bytes) => phase?.update(bytes, name));
   try {
     const stream = await source.openFile(entry.folder, name, signal);
     await pipeline(stream, checker, discard(), { signal });
+    phase?.done();
   } catch (err) {
+    phase?.failed();
     if (isAbort(err, signal)) throw new AbortedError(`checking ${path} was stopped before it finished`);
     if (err instanceof FileDamage) throw damageError(name, where, err.problem, false);
     if (err instanceof VerificationError) throw sourceVerificationError(name, where, err);
@@ -436,7 +442,11 @@ async function download(
     opts.onEvent?.({ type: 'download', file: name, bytes, totalBytes });
   };
   progress(0, true);
-  const checker = new CheckingStream(expected, (bytes) => progress(bytes));
+  const phase = opts.progress?.phase('download', `download:${name}`, `download of ${name} from ${source.kind} ${source.location}`, totalBytes || undefined);
+  const checker = new CheckingStream(expected, (bytes) => {
+    progress(bytes);
+    phase?.update(bytes, name);
+  });
   let tempCreated = false;
   try {
     const stream = await source.openFile(entry.folder, name, signal);
@@ -444,7 +454,9 @@ async function download(
     tempCreated = true;
     await pipeline(stream, checker, sink, { signal });
     await rename(temp, target);
+    phase?.done();
   } catch (err) {
+    phase?.failed();
     if (tempCreated) await rm(temp, { force: true }).catch(() => {});
     if (isAbort(err, signal)) throw new AbortedError(`download of ${name} from ${source.kind} ${source.location} was stopped; the partial file was removed`);
     if (err instanceof FileDamage) throw damageError(name, where, err.problem, tempCreated);

@@ -1,5 +1,6 @@
 // What a restore is asked to do, as plain data (from RESTORE_* variables, flags, or the UI).
 import type { SourceKind } from '../../sources/source.js';
+import type { Progress } from '../progress.js';
 
 export type RestoreType = 'cluster' | 'globals' | 'database';
 export const RESTORE_TYPES: readonly RestoreType[] = ['cluster', 'globals', 'database'];
@@ -24,4 +25,5 @@ export type RestoreEvent =
   | { type: 'download'; file: string; bytes: number; totalBytes: number }
   | { type: 'verified'; file: string }
   | { type: 'step'; message: string }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  | { type: 'progress'; progress: Progress };

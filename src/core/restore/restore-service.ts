@@ -6,6 +6,7 @@ import type { ConnectionSettings } from '../settings/connection.js';
 import { executeRestore, type RestoreOutcome } from './execute.js';
 import { fetchForRestore, type FetchedFile } from './fetch.js';
 import { planRestore, type PlanRefusal } from './plan.js';
+import { ProgressTracker } from '../progress.js';
 import { ExternalError, UsageError, VerificationError } from '../errors.js';
 import type { RestoreEvent, RestoreRequest } from './model.js';
 
@@ -29,9 +30,19 @@ export interface RestoreSummary {
 export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
   const { request, source, signal } = run;
   const emit = run.onEvent ?? (() => {});
+  const progress = new ProgressTracker((p) => emit({ type: 'progress', progress: p }));
   emit({ type: 'step', message: `looking for ${request.folder === 'latest' ? 'the newest backup' : request.folder} on ${source.kind}:${source.location}` });
   // The preflight plan first: whatever it refuses stops the restore before anything is downloaded or touched.
-  const { plan, entry } = await planRestore({ request, source, conn: run.conn, pgBinDir: run.pgBinDir, signal });
+  const listing = progress.phase('listing', `listing:${source.kind}`, `listing ${source.kind}:${source.location}`);
+  let planned;
+  try {
+    planned = await planRestore({ request, source, conn: run.conn, pgBinDir: run.pgBinDir, signal });
+    listing.done();
+  } catch (err) {
+    listing.failed();
+    throw err;
+  }
+  const { plan, entry } = planned;
   for (const message of plan.warnings) emit({ type: 'warning', message });
   if (!plan.ok) {
     for (const extra of plan.refusals.slice(1)) emit({ type: 'warning', message: `also: ${extra.message}` });
@@ -39,7 +50,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
   }
   const files = plan.files.map((f) => f.name);
   emit({ type: 'step', message: `restoring ${request.type} from ${entry.folder} (${files.join(', ')})` });
-  const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit });
+  const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit, progress });
   const outcome = await executeRestore({
     type: request.type,
     file: fetched[0]!.path,
@@ -51,6 +62,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
     pgBinDir: run.pgBinDir,
     signal,
     onEvent: emit,
+    progress,
   });
   return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: fetched, outcome };
 }

@@ -97,7 +97,7 @@ const RULES = {
   copy: /^COPY .* FROM stdin;\s*$/s,
   /** Statements held whole wherever they are: COPY (to find its data), and what globals/cluster mode records. */
   heldAnywhere: /^(?:COPY |CREATE (?:ROLE|TABLESPACE|DATABASE) |DROP DATABASE )/,
-  toc: /^-- (?:Data for )?Name: (.*); Type: ([^;]*);/,
+  toc: /^-- (?:Data for )?Name: (.*); Type: ([^;]*);(?: Schema: ([^;]*);)?/,
   dumpedFrom: /^-- Dumped from database version (\d+)/,
   dumpedBy: /^-- Dumped by pg_dump(?:all)? version (\d+)/,
   setup: /^(?:SET |SELECT pg_catalog\.set_config\()/,
@@ -212,6 +212,8 @@ export class SqlRewriter extends Transform {
   dumpedByMajor?: number;
   /** Lines written so far (psql's line numbers refer to these). */
   outLines = 0;
+  /** SQL bytes read so far (the file's uncompressed bytes). */
+  bytesIn = 0;
   readonly tocMarks: TocMark[] = [];
   /** Set when the first \connect line has passed (scan mode uses it to stop early). */
   sawConnect = false;
@@ -238,7 +240,7 @@ export class SqlRewriter extends Transform {
   /** Top-level ';' seen in the held statement (more than one: two statements on a line). */
   private semis = 0;
   /** The pg_dump TOC entry the stream is in (from its "-- Name: ...; Type: ...;" comment). */
-  private toc: { name: string; type: string } | undefined;
+  private toc: { name: string; type: string; schema?: string } | undefined;
   /** cluster mode: the globals end at the first \connect. */
   private inGlobals = true;
   // database mode
@@ -265,6 +267,7 @@ export class SqlRewriter extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.bytesIn += chunk.length;
     try {
       this.consume(chunk);
       callback();
@@ -442,6 +445,14 @@ export class SqlRewriter extends Transform {
     this.out(text, newline);
   }
 
+  /** The pg_dump entry going by, for progress: "table public.events, data", "index public.events_pkey". */
+  get currentObject(): string | undefined {
+    const t = this.toc;
+    if (!t) return undefined;
+    const name = Buffer.from(`${t.schema && t.schema !== '-' ? `${t.schema}.` : ''}${t.name}`, 'latin1').toString('utf8');
+    return t.type === 'TABLE DATA' ? `table ${name}, data` : `${t.type.toLowerCase()} ${name}`;
+  }
+
   /** Whether the stream is in a TOC entry whose statements name the database itself. */
   private inDatabaseEntry(): boolean {
     const t = this.toc;
@@ -490,7 +501,7 @@ export class SqlRewriter extends Transform {
     if (this.dumpedFromMajor === undefined && (m = RULES.dumpedFrom.exec(text))) this.dumpedFromMajor = Number(m[1]);
     if (this.dumpedByMajor === undefined && (m = RULES.dumpedBy.exec(text))) this.dumpedByMajor = Number(m[1]);
     if ((m = RULES.toc.exec(text))) {
-      this.toc = { name: m[1]!, type: m[2]! };
+      this.toc = { name: m[1]!, type: m[2]!, schema: m[3] };
       if (this.tocMarks.length < MAX_TOC_MARKS) this.tocMarks.push({ line: lineNo, what: Buffer.from(`${m[2]} ${m[1]}`, 'latin1').toString('utf8') });
     }
   }
