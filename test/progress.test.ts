@@ -14,6 +14,7 @@ import { readBackupSettings } from '../src/core/settings/backup.js';
 import { readConnection } from '../src/core/settings/connection.js';
 import { readS3 } from '../src/core/settings/destinations.js';
 import { S3Destination } from '../src/sources/s3.js';
+import { openBackupTargets } from '../src/sources/open.js';
 import { progressLogger } from '../src/commands/progress-log.js';
 import { formatBytes, type Output } from '../src/commands/output.js';
 import { baseEnv, runCli } from './helpers/cli.js';
@@ -92,8 +93,10 @@ describe('progress of real runs', () => {
   it('a backup reports the dumps, the upload, the push and retention, ending at their totals; the manifest records raw sizes', async () => {
     const env = { ...pg.env(), BACKUP_DIR: join(dir, 'local'), ...s3.s3Env({ S3_PREFIX: 'progress' }), ...sshd.rsyncEnv(join(sshd.remoteRoot, 'progress')) };
     const events: Progress[] = [];
+    const settings = readBackupSettings({ env, flags: {} });
     const result = await runBackup({
-      settings: readBackupSettings({ env, flags: {} }),
+      settings,
+      sources: openBackupTargets(settings),
       conn: readConnection({ env, flags: {} }),
       signal: new AbortController().signal,
       onEvent: (e: BackupEvent) => e.type === 'progress' && events.push(e.progress),

@@ -4,6 +4,7 @@ import { readConnection } from '../core/settings/connection.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
 import { formatBytes, type Output } from './output.js';
 import { progressLogger, readProgressInterval } from './progress-log.js';
+import { openBackupTargets } from '../sources/open.js';
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -56,7 +57,7 @@ ${EXIT_CODES_HELP}
     const settings = readBackupSettings(input);
     const conn = readConnection(input);
     const logProgress = progressLogger(ctx.out, readProgressInterval(input));
-    const result = await runBackup({ settings, conn, signal: ctx.signal, onEvent: (e) => (e.type === 'progress' ? logProgress(e.progress) : logEvent(ctx.out, e)) });
+    const result = await runBackup({ settings, conn, sources: openBackupTargets(settings), signal: ctx.signal, onEvent: (e) => (e.type === 'progress' ? logProgress(e.progress) : logEvent(ctx.out, e)) });
     const total = result.manifest.files.reduce((n, f) => n + f.bytes, 0);
     ctx.out.printJson({
       ok: result.errors.length === 0,

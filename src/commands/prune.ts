@@ -1,7 +1,4 @@
-import { messageOf } from '../core/errors.js';
-import { pruneSource, type PruneResult } from '../core/prune.js';
-import { redact } from '../core/secrets.js';
-import type { BackupSource } from '../sources/source.js';
+import { applyRetention, retentionTargets, where } from '../core/retention-service.js';
 import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command, GENERAL_SETTINGS_HELP, settingInput } from './command.js';
 import { selectSources } from './sources.js';
 
@@ -41,29 +38,18 @@ ${EXIT_CODES_HELP}
   async run(ctx) {
     const sources = selectSources(settingInput(ctx), { localMustExist: true });
     const dryRun = ctx.flags['dry-run'] === true;
-    const results: PruneResult[] = [];
-    const errors: string[] = [];
-    const where = (s: BackupSource) => `${s.kind}:${s.location}`;
-    for (const source of sources.selected) {
-      const isLocal = source === sources.local;
-      const days = isLocal ? sources.localRetentionDays : sources.destinations.find((d) => d === source)!.retentionDays;
-      try {
-        const result = await pruneSource(source, days, {
-          dryRun,
-          signal: ctx.signal,
-          shippedTo: isLocal ? sources.destinations : undefined,
-          onRemove: (e) => ctx.out.log(`deleted ${e.folder} from ${where(source)}`),
-        });
-        results.push(result);
-        const verb = dryRun ? 'would delete' : 'deleted';
-        const removed = result.removed.map((e) => e.folder);
-        ctx.out.print(`${where(source)}: ${verb} ${removed.length} backup(s)${removed.length ? ': ' + removed.join(', ') : ''}; kept ${result.kept.length}`);
-        for (const message of result.warnings) ctx.out.warn(`${where(source)}: ${message}`);
-        if (result.incomplete.length > 0) ctx.out.log(`${where(source)}: cleared ${result.incomplete.join(', ')}, left by uploads that did not finish`);
-      } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        errors.push(redact(`pruning ${where(source)} failed: ${messageOf(err)}`));
-      }
+    const targets = retentionTargets(sources.selected, { source: sources.local, days: sources.localRetentionDays }, sources.destinations);
+    const { results, errors } = await applyRetention(targets, {
+      dryRun,
+      signal: ctx.signal,
+      onRemove: (source, e) => ctx.out.log(`deleted ${e.folder} from ${where(source)}`),
+      onWarning: (source, message) => ctx.out.warn(`${where(source)}: ${message}`),
+    });
+    for (const result of results) {
+      const verb = dryRun ? 'would delete' : 'deleted';
+      const removed = result.removed.map((e) => e.folder);
+      ctx.out.print(`${where(result.source)}: ${verb} ${removed.length} backup(s)${removed.length ? ': ' + removed.join(', ') : ''}; kept ${result.kept.length}`);
+      if (result.incomplete.length > 0) ctx.out.log(`${where(result.source)}: cleared ${result.incomplete.join(', ')}, left by uploads that did not finish`);
     }
     for (const e of errors) ctx.out.error(e);
     ctx.out.printJson({

@@ -3,7 +3,7 @@ import { databaseOfFile } from './backup/names.js';
 import { messageOf } from './errors.js';
 import { isFuture } from './retention.js';
 import { redact } from './secrets.js';
-import type { BackupEntry, BackupSource, EntryStatus } from '../sources/source.js';
+import type { BackupEntry, BackupSource, EntryStatus } from './source.js';
 
 export interface BackupCopy {
   source: BackupSource;

@@ -1,5 +1,5 @@
 // Applying each destination's retention.
-import type { BackupEntry, BackupSource, Destination } from '../sources/source.js';
+import type { BackupEntry, BackupSource, Destination } from './source.js';
 import { messageOf } from './errors.js';
 import { expiredBackups, isFuture } from './retention.js';
 

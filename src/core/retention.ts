@@ -6,7 +6,7 @@
 //   the newest: a folder once written under a wrong clock cannot make the real backups look old;
 // - the newest whole backup that is not in the future is always kept, whatever its age;
 // - folders named in `keep` (the backup a run has just written) are always kept.
-import type { BackupEntry } from '../sources/source.js';
+import type { BackupEntry } from './source.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -3,7 +3,7 @@
 import type { Manifest } from './backup/manifest.js';
 import { AbortedError, messageOf } from './errors.js';
 import { redact } from './secrets.js';
-import type { Destination, PushProgress } from '../sources/source.js';
+import type { Destination, PushProgress } from './source.js';
 
 export interface ShipOutcome {
   destination: Destination;

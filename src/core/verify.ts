@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, VerificationError } from './errors.js';
 import { CheckingStream, FileDamage } from './file-check.js';
-import type { BackupEntry, BackupSource } from '../sources/source.js';
+import type { BackupEntry, BackupSource } from './source.js';
 
 export interface FileCheck {
   name: string;

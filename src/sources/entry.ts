@@ -3,7 +3,7 @@
 import { parseManifest } from '../core/backup/manifest.js';
 import { isBackupFileName, MANIFEST_FILE } from '../core/backup/names.js';
 import { messageOf } from '../core/errors.js';
-import type { BackupEntry } from './source.js';
+import type { BackupEntry } from '../core/source.js';
 
 export interface ListedFolder {
   folder: string;

@@ -8,7 +8,7 @@ import { ExternalError, UsageError, VerificationError, messageOf } from '../core
 import { MAX_MANIFEST_BYTES } from '../core/backup/manifest.js';
 import { folderTime, MANIFEST_FILE } from '../core/backup/names.js';
 import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, type ListedFolder } from './entry.js';
-import type { BackupEntry, BackupSource } from './source.js';
+import type { BackupEntry, BackupSource } from '../core/source.js';
 
 export class LocalSource implements BackupSource {
   readonly kind = 'local' as const;

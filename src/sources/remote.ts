@@ -1,5 +1,6 @@
-// Backups on a remote host over SSH (RSYNC_*): pushed with rsync into a hidden partial folder that
-// is renamed into place only when whole; listed, read and deleted over SFTP (ssh2). Host keys are
+// Backups on a remote host over SSH (RSYNC_*): the protocol. Pushed into a hidden partial folder
+// that is renamed into place only when whole; listed, read and deleted over SFTP. The transports
+// are rsync.ts (the push), ssh-connection.ts / ssh-sftp.ts / ssh-sftp-stream.ts (SFTP). Host keys are
 // always checked against RSYNC_KNOWN_HOSTS, by ssh2 and by the ssh that rsync runs.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,12 +10,14 @@ import type { Manifest } from '../core/backup/manifest.js';
 import { MAX_MANIFEST_BYTES } from '../core/backup/manifest.js';
 import { FOLDER_PATTERN, folderTime, MANIFEST_FILE } from '../core/backup/names.js';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
-import { startTool } from '../core/process/run-tool.js';
 import { withRetry } from '../core/retry.js';
 import type { RemoteSettings } from '../core/settings/destinations.js';
+import { mapLimit } from '../core/map-limit.js';
+import { sftpReadStream } from './ssh-sftp-stream.js';
+import { rsyncInto } from './rsync.js';
 import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, type ListedFolder } from './entry.js';
-import type { BackupEntry, Destination, PushProgress } from './source.js';
-import { connectSsh, hostPort, isTransientRemote, loadPrivateKey, openSftp, RemoteError, withSsh } from './ssh-connection.js';
+import type { BackupEntry, Destination, PushProgress } from '../core/source.js';
+import { connectSsh, isTransientRemote, loadPrivateKey, openSftp, RemoteError, withSsh } from './ssh-connection.js';
 import { isNoSuchFile, mkdirp, removeTree, rjoin, sftpCode, sftpOps, SFTP_FAILURE, type SftpOps } from './ssh-sftp.js';
 
 /** A hidden partial folder untouched for this long belongs to a push that died: the next push deletes it. */
@@ -220,7 +223,7 @@ export class RemoteDestination implements Destination {
           if (already) return;
           // 2. rsync everything into the hidden partial folder.
           touched = true;
-          await this.rsync(localPath, partialPath, folder, expected, signal, opts.onProgress);
+          await rsyncInto({ settings: this.settings, where: this.where, localPath, partialPath, folder, expected, signal, onProgress: opts.onProgress });
           // 3. Every file whole (sizes as in the manifest), then the rename that makes it finished.
           await this.withSftp(signal, async (ops) => {
             let names: FileEntryWithStats[];
@@ -292,89 +295,6 @@ export class RemoteDestination implements Destination {
     clearTimeout(timer);
   }
 
-  private async rsync(
-    localPath: string,
-    partialPath: string,
-    folder: string,
-    expected: Map<string, number>,
-    signal: AbortSignal | undefined,
-    onProgress: ((p: PushProgress) => void) | undefined,
-  ): Promise<void> {
-    const { path: keyPath } = await loadPrivateKey(this.settings).catch((err: unknown) => {
-      throw new RemoteError(`${this.where}: ${messageOf(err)}`);
-    });
-    const s = this.settings;
-    const ssh = [
-      'ssh', '-F', '/dev/null', '-p', String(s.port),
-      // Not -i: OpenSSH 9.2 checks -i's path literally but then expands % tokens in it.
-      '-o', `IdentityFile=${sshConfigValue(keyPath)}`,
-      '-o', `UserKnownHostsFile=${sshConfigValue(s.knownHosts)}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes',
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'PasswordAuthentication=no',
-      '-o', 'ConnectTimeout=20',
-      '-o', 'ServerAliveInterval=15',
-      '-o', 'ServerAliveCountMax=4',
-    ].map(rsyncShellWord).join(' ');
-    const host = s.host.includes(':') ? `[${s.host}]` : s.host;
-    const label = `${this.where}: rsync of ${folder}`;
-    const proc = startTool({
-      command: 'rsync',
-      args: [
-        '--recursive', '--times', '--perms', '--delete', '-s', // -s: --protect-args (--secluded-args since 3.3): paths with spaces stay whole
-        '--timeout=300', '--out-format=%n',
-        '-e', ssh,
-        '--', `${localPath.replace(/\/+$/, '')}/`, `${s.user}@${host}:${partialPath}/`,
-      ],
-      label,
-      signal,
-    });
-    const total = [...expected.values()].reduce((a, b) => a + b, 0);
-    let done = 0;
-    let pending = '';
-    proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const name of lines) {
-        const bytes = expected.get(name.trim());
-        if (bytes === undefined) continue;
-        done += bytes;
-        onProgress?.({ file: name.trim(), bytes: done, totalBytes: total });
-      }
-    });
-    try {
-      await proc.done;
-    } catch (err) {
-      if (err instanceof AbortedError || signal?.aborted) throw err;
-      throw this.rsyncError(err, proc.stderrText(), keyPath);
-    }
-  }
-
-  /** The failure of rsync as one line, marked transient for network failures. */
-  private rsyncError(err: unknown, stderr: string, keyPath: string): Error {
-    const message = messageOf(err);
-    const code = Number(/exit code (\d+)/.exec(message)?.[1] ?? NaN);
-    const hp = hostPort(this.settings);
-    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|No \S+ host key is known/i.test(stderr)) {
-      return new RemoteError(`${this.where}: ssh refused the host key of ${hp} (not the one in ${this.settings.knownHosts}, RSYNC_KNOWN_HOSTS)`);
-    }
-    if (/Permission denied \(publickey|Too many authentication failures/i.test(stderr)) {
-      return new RemoteError(`${this.where}: RSYNC_SSH_KEY ${keyPath} was refused by ${this.settings.user}@${hp}`);
-    }
-    if (/rsync: (command )?not found|rsync:.*No such file or directory.*\(2\)$|command-not-found/im.test(stderr) && code === 12) {
-      return new RemoteError(`${this.where}: rsync is not installed on ${hp} (or not in ${this.settings.user}'s PATH there); install it on the remote host`);
-    }
-    if (/Connection refused|Connection timed out|Connection reset|Broken pipe|Connection closed|connection unexpectedly closed|No route to host|Network is unreachable|Temporary failure in name resolution|kex_exchange_identification|timeout/i.test(stderr)) {
-      return new RemoteError(message, true);
-    }
-    // 10 socket I/O, 12 protocol stream, 30 I/O timeout, 35 daemon timeout, 255 ssh failed.
-    return new RemoteError(message, [10, 12, 30, 35, 255].includes(code));
-  }
-
   // ---------------------------------------------------------------- helpers
 
   private async withSftp<T>(signal: AbortSignal | undefined, work: (ops: SftpOps, sftp: SFTPWrapper) => Promise<T>, readyTimeoutMs?: number): Promise<T> {
@@ -414,122 +334,3 @@ function checkName(name: string, what: string): void {
   if (name === '' || name === '.' || name === '..' || /[/\0]/.test(name)) throw new VerificationError(`${JSON.stringify(name)} is not a valid ${what} name`);
 }
 
-/** A word of rsync's -e command line: rsync splits on spaces and honours single and double quotes. */
-function rsyncShellWord(word: string): string {
-  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(word)) return word;
-  if (!word.includes("'")) return `'${word}'`;
-  if (!word.includes('"')) return `"${word}"`;
-  throw new UsageError(`${word} holds both ' and "; it cannot be passed to ssh through rsync`);
-}
-
-/** A path as an ssh -o value: % escaped (ssh expands % tokens there), double-quoted when it holds spaces (UserKnownHostsFile takes a list). */
-function sshConfigValue(path: string): string {
-  const escaped = path.replace(/%/g, '%%');
-  return /\s/.test(escaped) ? `"${escaped}"` : escaped;
-}
-
-/**
- * A Readable over an open SFTP handle that keeps several reads in flight (a plain sequential reader
- * waits a round trip per 32 KiB chunk, which is slow on a distant host). Closes the handle and the
- * connection when it ends, fails or is destroyed.
- */
-function sftpReadStream(client: Client, sftp: SFTPWrapper, handle: Buffer, size: number, path: string, where: string, signal?: AbortSignal): Readable {
-  const CHUNK = 32 * 1024;
-  const IN_FLIGHT = 16;
-  let nextOffset = 0; // next read to issue
-  let inFlight = 0;
-  const ready = new Map<number, Buffer>(); // offset -> data, waiting for its turn
-  let emitOffset = 0; // next byte the stream pushes
-  let wanted = false;
-  let closed = false;
-
-  const stream = new Readable({
-    highWaterMark: CHUNK * IN_FLIGHT,
-    read() {
-      wanted = true;
-      pump();
-    },
-    destroy(err, cb) {
-      finish();
-      cb(err);
-    },
-  });
-
-  const finish = () => {
-    if (closed) return;
-    closed = true;
-    signal?.removeEventListener('abort', onAbort);
-    client.removeListener('close', onClientClose);
-    try {
-      sftp.close(handle, () => client.end());
-    } catch {
-      client.end();
-    }
-    setTimeout(() => client.destroy(), 2000).unref();
-  };
-  const onAbort = () => stream.destroy(new AbortedError(`${where}: reading ${path} was stopped`));
-  const onClientClose = () => {
-    if (!closed) stream.destroy(new RemoteError(`${where}: the connection was lost while reading ${path}`, true));
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  client.on('close', onClientClose);
-
-  function pump(): void {
-    if (closed) return;
-    // Push whatever is next in order.
-    while (wanted && ready.has(emitOffset)) {
-      const buf = ready.get(emitOffset)!;
-      ready.delete(emitOffset);
-      emitOffset += buf.length;
-      wanted = stream.push(buf);
-    }
-    if (emitOffset >= size && inFlight === 0 && ready.size === 0) {
-      stream.push(null);
-      finish();
-      return;
-    }
-    while (inFlight < IN_FLIGHT && nextOffset < size && ready.size < IN_FLIGHT * 2) {
-      const offset = nextOffset;
-      const length = Math.min(CHUNK, size - offset);
-      nextOffset += length;
-      inFlight++;
-      readAt(offset, length);
-    }
-  }
-
-  function readAt(offset: number, length: number, got: Buffer[] = [], have = 0): void {
-    const buf = Buffer.allocUnsafe(length - have);
-    sftp.read(handle, buf, 0, buf.length, offset + have, (err, bytesRead) => {
-      if (closed) return;
-      if (err) {
-        stream.destroy(new RemoteError(`${where}: reading ${path} failed: ${err.message}`, sftpCode(err) === undefined));
-        return;
-      }
-      if (bytesRead === 0) {
-        stream.destroy(new VerificationError(`${where}: ${path} ended at ${offset + have} bytes, before its ${size} bytes (changed while being read?)`));
-        return;
-      }
-      got.push(buf.subarray(0, bytesRead));
-      have += bytesRead;
-      if (have < length) return readAt(offset, length, got, have); // short read: ask for the rest
-      inFlight--;
-      ready.set(offset, got.length === 1 ? got[0]! : Buffer.concat(got));
-      pump();
-    });
-  }
-
-  return stream;
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}

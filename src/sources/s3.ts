@@ -10,54 +10,29 @@
 // .sql.gz files would look like a legacy backup of the bash tool). A failed push deletes what it
 // wrote, the marker last; what it cannot delete stays hidden behind the marker until
 // pruneIncomplete() clears it.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { AbortedError, ExternalError, VerificationError, messageOf } from '../core/errors.js';
-import { MAX_MANIFEST_BYTES, parseManifest, serializeManifest, type Manifest, type ManifestFile } from '../core/backup/manifest.js';
+import { Readable } from 'node:stream';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { AbortedError, ExternalError, VerificationError } from '../core/errors.js';
+import { MAX_MANIFEST_BYTES, parseManifest, serializeManifest, type Manifest } from '../core/backup/manifest.js';
 import { FOLDER_PATTERN, MANIFEST_FILE, folderTime } from '../core/backup/names.js';
-import { withRetry } from '../core/retry.js';
-import { redact, registerSecret } from '../core/secrets.js';
+import { redact } from '../core/secrets.js';
 import type { S3Settings } from '../core/settings/destinations.js';
-import { PermanentS3Error, describeS3Error, isNoSuchKey, isTransientS3 } from './s3-errors.js';
+import { PermanentS3Error, describeS3Error, isNoSuchKey } from './s3-errors.js';
+import { mapLimit } from '../core/map-limit.js';
 import { entryWithManifest, entryWithoutManifest } from './entry.js';
-import type { BackupEntry, Destination, PushProgress } from './source.js';
+import type { BackupEntry, Destination, PushProgress } from '../core/source.js';
+import { S3Store, type FolderObjects, type S3Tuning } from './s3-store.js';
+
+export type { S3Tuning } from './s3-store.js';
 
 /** Marks a folder whose push has started and not finished. */
 export const INCOMPLETE_MARKER = '.pg-backups-incomplete';
 
-const MiB = 1024 * 1024;
-/** Default part size of multipart uploads (S3's minimum is 5 MiB; at most 10,000 parts per object). */
-const DEFAULT_PART_SIZE = 8 * MiB;
-const MAX_PARTS = 10_000;
-/** DeleteObjects takes at most 1000 keys per request. */
-const DELETE_BATCH = 1000;
 /** Manifests read at once by list(). */
 const READ_CONCURRENCY = 8;
 
-export interface S3Tuning {
-  /** Bytes per part of a multipart upload (at least 5 MiB); default 8 MiB, more for huge files. */
-  partSize?: number;
-  /** Parts uploaded at once per file (memory: about (queueSize + 1) x partSize); default 2, which keeps a run with S3 under 200 MB. */
-  queueSize?: number;
-}
 
 /** The marker's content. */
 export interface IncompleteMarker {
@@ -68,55 +43,20 @@ export interface IncompleteMarker {
   files: string[];
 }
 
-interface ListedObject {
-  key: string;
-  bytes: number;
-  lastModified?: Date;
-}
 
-interface FolderObjects {
-  /** Direct children of the folder: name -> object. */
-  files: Map<string, ListedObject>;
-}
 
 export class S3Destination implements Destination {
   readonly kind = 's3' as const;
   readonly location: string;
-  private readonly client: S3Client;
-  /** For GetObject streams: no idle timeout, since a reader may pause for long (psql under load). */
-  private readonly streamClient: S3Client;
-  private readonly base: string;
-  private readonly partSize: number;
-  private readonly queueSize: number;
+  /** The transport: requests, retries, listing pages, streamed uploads. */
+  readonly store: S3Store;
 
   constructor(
     readonly settings: S3Settings,
     tuning: S3Tuning = {},
   ) {
-    registerSecret(settings.secretKey);
-    this.location = `s3://${settings.bucket}${settings.prefix ? `/${settings.prefix}` : ''}`;
-    this.base = settings.prefix ? `${settings.prefix}/` : '';
-    this.partSize = Math.max(5 * MiB, tuning.partSize ?? DEFAULT_PART_SIZE);
-    this.queueSize = Math.max(1, tuning.queueSize ?? 2);
-    // The SDK warns on every client creation on Node 20; it still works there.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    const config: S3ClientConfig = {
-      region: settings.region,
-      endpoint: settings.endpoint,
-      forcePathStyle: settings.forcePathStyle,
-      credentials:
-        settings.accessKey !== undefined && settings.secretKey !== undefined
-          ? { accessKeyId: settings.accessKey, secretAccessKey: settings.secretKey }
-          : undefined,
-      // Our own retries (RETRY_ATTEMPTS, RETRY_DELAY) are the only ones.
-      maxAttempts: 1,
-      // Only the checksums an operation requires: third-party stores (and s3rver) store the
-      // aws-chunked framing of streamed uploads as part of the object otherwise.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    };
-    this.client = new S3Client({ ...config, requestHandler: { connectionTimeout: 15_000, socketTimeout: 120_000 } });
-    this.streamClient = new S3Client({ ...config, requestHandler: { connectionTimeout: 15_000 } });
+    this.store = new S3Store(settings, tuning);
+    this.location = this.store.location;
   }
 
   get retentionDays(): number {
@@ -125,13 +65,12 @@ export class S3Destination implements Destination {
 
   /** The object key of a file of a backup folder. */
   keyOf(folder: string, file: string): string {
-    return `${this.base}${folder}/${file}`;
+    return this.store.keyOf(folder, file);
   }
 
   /** Closes the clients' connections. */
   destroy(): void {
-    this.client.destroy();
-    this.streamClient.destroy();
+    this.store.destroy();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -151,9 +90,9 @@ export class S3Destination implements Destination {
     const markerKey = this.keyOf(folder, INCOMPLETE_MARKER);
     let markerWritten = false;
     let step = `check for an existing ${folder} in ${this.location}`;
-    const retry = <T>(work: () => Promise<T>) => this.retry(step, work, signal, opts.onRetry);
+    const retry = <T>(work: () => Promise<T>) => this.store.retry(step, work, signal, opts.onRetry);
     try {
-      const existing = await retry(() => this.readText(this.keyOf(folder, MANIFEST_FILE), signal));
+      const existing = await retry(() => this.store.readText(this.keyOf(folder, MANIFEST_FILE), signal));
       if (existing !== undefined) {
         if (sameBackup(existing, manifest, `${this.location}/${folder}`)) return; // already there, whole
         throw new PermanentS3Error(`${this.location}/${folder} already holds a different backup (its manifest.json differs); it is left as it is`);
@@ -163,7 +102,7 @@ export class S3Destination implements Destination {
       step = `upload of ${folder}/${INCOMPLETE_MARKER} to ${this.location}`;
       const marker: IncompleteMarker = { tool: 'pg-backups', folder, startedAt: new Date().toISOString(), files: manifest.files.map((f) => f.name) };
       markerWritten = true;
-      await retry(() => this.putSmall(markerKey, `${JSON.stringify(marker, null, 2)}\n`, 'application/json', { timestamp: folder }, signal));
+      await retry(() => this.store.putSmall(markerKey, `${JSON.stringify(marker, null, 2)}\n`, 'application/json', { timestamp: folder }, signal));
 
       const totalBytes = manifest.files.reduce((n, f) => n + f.bytes, 0);
       let doneBytes = 0;
@@ -172,7 +111,7 @@ export class S3Destination implements Destination {
         const key = this.keyOf(folder, file.name);
         written.push(key);
         await retry(() =>
-          this.uploadFile(join(localPath, file.name), key, file, manifest, signal, pendingAborts, (bytes) =>
+          this.store.uploadFile(join(localPath, file.name), key, file, manifest, signal, pendingAborts, (bytes) =>
             opts.onProgress?.({ file: file.name, bytes: doneBytes + bytes, totalBytes }),
           ),
         );
@@ -183,7 +122,7 @@ export class S3Destination implements Destination {
       const manifestKey = this.keyOf(folder, MANIFEST_FILE);
       written.unshift(manifestKey); // deleted first if anything goes wrong from here
       await retry(() =>
-        this.putSmall(manifestKey, manifestBody, 'application/json', { timestamp: folder, 'postgres-version': String(manifest.server.major) }, signal),
+        this.store.putSmall(manifestKey, manifestBody, 'application/json', { timestamp: folder, 'postgres-version': String(manifest.server.major) }, signal),
       );
     } catch (err) {
       await this.cleanupFailedPush(written, markerWritten ? markerKey : undefined, pendingAborts);
@@ -192,135 +131,17 @@ export class S3Destination implements Destination {
     }
     // Finished: the manifest is there. The marker is no longer needed (and harmless if it stays).
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: markerKey }));
+      await this.store.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: markerKey }));
     } catch {
       /* list() ignores a marker next to a manifest; remove() deletes it with the backup */
     }
-  }
-
-  private retry<T>(what: string, work: () => Promise<T>, signal: AbortSignal | undefined, onRetry?: (message: string) => void): Promise<T> {
-    return withRetry(() => work(), {
-      policy: this.settings.retry,
-      signal,
-      what,
-      isTransient: isTransientS3,
-      onRetry: (info) =>
-        onRetry?.(
-          redact(
-            `S3 ${info.what} failed (try ${info.attempt} of ${info.of}): ${describeS3Error(info.error, this.settings)}; trying again in ${formatWait(info.waitMs)}`,
-          ),
-        ),
-    });
-  }
-
-  /** One try at uploading one backup file, streamed from disk; checks what the store holds afterwards. */
-  private async uploadFile(
-    path: string,
-    key: string,
-    file: ManifestFile,
-    manifest: Manifest,
-    signal: AbortSignal | undefined,
-    pendingAborts: Array<{ key: string; uploadId: string }>,
-    onBytes: (bytes: number) => void,
-  ): Promise<void> {
-    let size: number;
-    try {
-      size = (await stat(path)).size;
-    } catch (err) {
-      throw new PermanentS3Error(`cannot read the local file ${path}: ${messageOf(err)}`);
-    }
-    if (size !== file.bytes) throw new PermanentS3Error(`the local file ${path} has ${size} bytes, but the manifest says ${file.bytes}; it changed after the backup`);
-
-    const hash = createHash('sha256');
-    let seen = 0;
-    const source = createReadStream(path);
-    const body = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        seen += chunk.length;
-        done(null, chunk);
-      },
-    });
-    source.once('error', (err) => body.destroy(new PermanentS3Error(`cannot read the local file ${path}: ${messageOf(err)}`)));
-    source.pipe(body);
-
-    // The client Upload uses, with the push's signal on every request (so an abort stops a part in
-    // flight) and the id of its multipart upload recorded (so a failed one can be aborted).
-    let uploadId: string | undefined;
-    const client = this.client;
-    const scoped = Object.create(client, {
-      send: {
-        value: async (command: Parameters<S3Client['send']>[0], options?: { abortSignal?: AbortSignal }) => {
-          const out = (await client.send(command as never, { ...options, abortSignal: signal })) as { UploadId?: string };
-          if (command instanceof CreateMultipartUploadCommand) uploadId = out.UploadId;
-          if (command instanceof CompleteMultipartUploadCommand) uploadId = undefined;
-          return out;
-        },
-      },
-    }) as S3Client;
-
-    const partSize = Math.max(this.partSize, Math.ceil(file.bytes / (MAX_PARTS - 1) / MiB) * MiB);
-    const metadata: Record<string, string> = {
-      timestamp: manifest.folder,
-      'postgres-version': String(manifest.server.major),
-      'dump-format': manifest.dumpFormat ?? 'plain',
-      sha256: file.sha256,
-    };
-    if (file.database !== undefined) metadata.database = headerSafe(file.database);
-    const upload = new Upload({
-      client: scoped,
-      params: {
-        Bucket: this.settings.bucket,
-        Key: key,
-        Body: body,
-        ContentLength: file.bytes,
-        ContentType: 'application/gzip',
-        Metadata: metadata,
-      },
-      partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: true, // aborted below with a client that has no (aborted) signal
-    });
-    upload.on('httpUploadProgress', (p) => onBytes(p.loaded ?? 0));
-    try {
-      await upload.done();
-    } catch (err) {
-      if (uploadId !== undefined) {
-        const pending = { key, uploadId };
-        try {
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId }));
-        } catch {
-          pendingAborts.push(pending); // tried again by the push's cleanup
-        }
-      }
-      throw err;
-    } finally {
-      source.destroy();
-      body.destroy();
-    }
-    if (seen !== file.bytes || hash.digest('hex') !== file.sha256) {
-      throw new PermanentS3Error(`the local file ${path} does not match its manifest entry (size or sha256); it changed after the backup`);
-    }
-    const head = await client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal });
-    if (head.ContentLength !== file.bytes) {
-      throw new PermanentS3Error(
-        `the store holds ${String(head.ContentLength)} bytes for ${key}, not the ${file.bytes} uploaded; it altered the upload (see the S3 section of the README on checksum settings)`,
-      );
-    }
-  }
-
-  private async putSmall(key: string, body: string, contentType: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata }),
-      { abortSignal: signal },
-    );
   }
 
   /** Best effort, one try each: the manifest first, then the files, then (only if all went) the marker. */
   private async cleanupFailedPush(written: string[], markerKey: string | undefined, pendingAborts: Array<{ key: string; uploadId: string }>): Promise<void> {
     for (const { key, uploadId } of pendingAborts) {
       try {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId }));
+        await this.store.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId }));
       } catch {
         /* left for the store's lifecycle rule (AbortIncompleteMultipartUpload) or pruneIncomplete() */
       }
@@ -331,14 +152,14 @@ export class S3Destination implements Destination {
     for (const keys of [manifestKeys, fileKeys]) {
       if (keys.length === 0 || !allGone) continue;
       try {
-        await this.deleteKeysOnce(keys);
+        await this.store.deleteKeysOnce(keys);
       } catch {
         allGone = false;
       }
     }
     if (markerKey && allGone) {
       try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: markerKey }));
+        await this.store.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: markerKey }));
       } catch {
         /* the marker keeps the folder hidden; pruneIncomplete() clears it */
       }
@@ -349,7 +170,7 @@ export class S3Destination implements Destination {
   // list, openFile, remove
 
   async list(signal?: AbortSignal): Promise<BackupEntry[]> {
-    const folders = await this.listFolders(signal);
+    const folders = await this.store.listFolders(signal);
     const candidates: Array<{ folder: string; time: Date; objects: FolderObjects }> = [];
     for (const [folder, objects] of folders) {
       const time = folderTime(folder);
@@ -371,7 +192,7 @@ export class S3Destination implements Destination {
       if (manifestObject.bytes > MAX_MANIFEST_BYTES) {
         return { folder, time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${manifestObject.bytes} bytes, too big for a manifest; the backup is damaged`, files };
       }
-      const text = await this.retry(`read of ${folder}/${MANIFEST_FILE} from ${this.location}`, () => this.readText(this.keyOf(folder, MANIFEST_FILE), signal), signal).catch(
+      const text = await this.store.retry(`read of ${folder}/${MANIFEST_FILE} from ${this.location}`, () => this.store.readText(this.keyOf(folder, MANIFEST_FILE), signal), signal).catch(
         (err: unknown) => {
           if (signal?.aborted || err instanceof AbortedError) throw new AbortedError();
           throw new ExternalError(redact(`S3 read of ${folder}/${MANIFEST_FILE} from ${this.location} failed: ${describeS3Error(err, this.settings)}`));
@@ -387,9 +208,9 @@ export class S3Destination implements Destination {
   async openFile(folder: string, file: string, signal?: AbortSignal): Promise<Readable> {
     const key = this.keyOf(folder, file);
     try {
-      const out = await this.retry(
+      const out = await this.store.retry(
         `download of ${folder}/${file} from ${this.location}`,
-        () => this.streamClient.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal }),
+        () => this.store.streamClient.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal }),
         signal,
       );
       if (!(out.Body instanceof Readable)) throw new ExternalError(`S3 download of ${folder}/${file} from ${this.location} gave no stream`);
@@ -408,11 +229,11 @@ export class S3Destination implements Destination {
     let step = `deletion of ${folder}/${MANIFEST_FILE} in ${this.location}`;
     try {
       // The manifest first: from then on the folder no longer looks finished.
-      await this.retry(step, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.keyOf(folder, MANIFEST_FILE) }), { abortSignal: signal }), signal);
+      await this.store.retry(step, () => this.store.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.keyOf(folder, MANIFEST_FILE) }), { abortSignal: signal }), signal);
       step = `deletion of the files of ${folder} in ${this.location}`;
       const keys = [...new Set(entry.manifest.files.map((f) => f.name))].filter((n) => n && n !== MANIFEST_FILE).map((n) => this.keyOf(folder, n));
       keys.push(this.keyOf(folder, INCOMPLETE_MARKER)); // ours too, should a push have left it
-      await this.deleteKeys(keys, step, signal);
+      await this.store.deleteKeys(keys, step, signal);
     } catch (err) {
       if (signal?.aborted || err instanceof AbortedError) throw new AbortedError();
       throw new ExternalError(redact(`S3 ${step} failed: ${describeS3Error(err, this.settings)}`));
@@ -427,7 +248,7 @@ export class S3Destination implements Destination {
    */
   async pruneIncomplete(olderThan: Date, opts: { signal?: AbortSignal; dryRun?: boolean } = {}): Promise<string[]> {
     const { signal } = opts;
-    const folders = await this.listFolders(signal);
+    const folders = await this.store.listFolders(signal);
     const cleared: string[] = [];
     for (const [folder, objects] of folders) {
       const time = folderTime(folder);
@@ -437,16 +258,16 @@ export class S3Destination implements Destination {
       if (marker.lastModified && marker.lastModified.getTime() >= olderThan.getTime()) continue; // a push may still be at work
       let step = `read of ${folder}/${INCOMPLETE_MARKER} from ${this.location}`;
       try {
-        const text = await this.retry(step, () => this.readText(marker.key, signal), signal);
+        const text = await this.store.retry(step, () => this.store.readText(marker.key, signal), signal);
         if (text === undefined) continue;
         const names = markerFiles(text);
         if (!names) continue; // not a marker we can read: touch nothing
         cleared.push(folder);
         if (opts.dryRun) continue;
-        await this.abortUploadsUnder(this.keyOf(folder, ''), signal);
+        await this.store.abortUploadsUnder(this.keyOf(folder, ''), signal);
         step = `deletion of the incomplete upload ${folder} in ${this.location}`;
-        await this.deleteKeys(names.map((n) => this.keyOf(folder, n)), step, signal);
-        await this.retry(step, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: marker.key }), { abortSignal: signal }), signal);
+        await this.store.deleteKeys(names.map((n) => this.keyOf(folder, n)), step, signal);
+        await this.store.retry(step, () => this.store.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: marker.key }), { abortSignal: signal }), signal);
       } catch (err) {
         if (signal?.aborted || err instanceof AbortedError) throw new AbortedError();
         throw new ExternalError(redact(`S3 ${step} failed: ${describeS3Error(err, this.settings)}`));
@@ -455,110 +276,6 @@ export class S3Destination implements Destination {
     return cleared.sort();
   }
 
-  /** Best effort: stores without ListMultipartUploads (s3rver) answer NotImplemented. */
-  private async abortUploadsUnder(prefix: string, signal?: AbortSignal): Promise<void> {
-    try {
-      let keyMarker: string | undefined;
-      let uploadIdMarker: string | undefined;
-      for (;;) {
-        const out = await this.client.send(
-          new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
-          { abortSignal: signal },
-        );
-        for (const u of out.Uploads ?? []) {
-          if (u.Key && u.UploadId) {
-            await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: signal });
-          }
-        }
-        if (!out.IsTruncated) break;
-        keyMarker = out.NextKeyMarker;
-        uploadIdMarker = out.NextUploadIdMarker;
-      }
-    } catch {
-      signal?.throwIfAborted();
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // helpers
-
-  /** Every object under the prefix, grouped by the folder right below it (pages of 1000 keys). */
-  private async listFolders(signal?: AbortSignal): Promise<Map<string, FolderObjects>> {
-    const folders = new Map<string, FolderObjects>();
-    let token: string | undefined;
-    let page = 0;
-    do {
-      page++;
-      const what = `listing of ${this.location} (page ${page})`;
-      let out;
-      try {
-        out = await this.retry(
-          what,
-          () =>
-            this.client.send(
-              new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.base || undefined, MaxKeys: 1000, ContinuationToken: token }),
-              { abortSignal: signal },
-            ),
-          signal,
-        );
-      } catch (err) {
-        if (signal?.aborted || err instanceof AbortedError) throw new AbortedError();
-        throw new ExternalError(redact(`S3 listing of ${this.location} failed: ${describeS3Error(err, this.settings)}`));
-      }
-      for (const o of out.Contents ?? []) {
-        if (!o.Key || !o.Key.startsWith(this.base)) continue;
-        const rest = o.Key.slice(this.base.length);
-        const slash = rest.indexOf('/');
-        if (slash <= 0) continue;
-        const folder = rest.slice(0, slash);
-        const name = rest.slice(slash + 1);
-        if (!name || name.includes('/')) continue; // deeper objects are not files of the folder
-        let entry = folders.get(folder);
-        if (!entry) folders.set(folder, (entry = { files: new Map() }));
-        entry.files.set(name, { key: o.Key, bytes: o.Size ?? 0, lastModified: o.LastModified });
-      }
-      const next = out.IsTruncated ? out.NextContinuationToken : undefined;
-      if (out.IsTruncated && !next) throw new ExternalError(`S3 listing of ${this.location} failed: the store said the listing goes on but gave no continuation token`);
-      token = next;
-    } while (token);
-    return folders;
-  }
-
-  /** An object's content as text; undefined if it does not exist. */
-  private async readText(key: string, signal?: AbortSignal): Promise<string | undefined> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal });
-      return (await out.Body?.transformToString('utf8')) ?? '';
-    } catch (err) {
-      if (isNoSuchKey(err)) return undefined;
-      throw err;
-    }
-  }
-
-  /** Deletes keys in batches of at most 1000, each batch retried per the policy. */
-  private async deleteKeys(keys: string[], what: string, signal?: AbortSignal): Promise<void> {
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      await this.retry(what, () => this.deleteKeysOnce(batch, signal), signal);
-    }
-  }
-
-  private async deleteKeysOnce(keys: string[], signal?: AbortSignal): Promise<void> {
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      const out = await this.client.send(
-        new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-        { abortSignal: signal },
-      );
-      const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
-      if (failed.length > 0) {
-        const first = failed[0]!;
-        throw Object.assign(new Error(`${failed.length} object(s) could not be deleted, e.g. ${first.Key}: ${first.Code ?? ''} ${first.Message ?? ''}`.trim()), {
-          Code: first.Code,
-        });
-      }
-    }
-  }
 }
 
 /** Whether the manifest on S3 is the one being pushed (same folder, same files, same checksums). */
@@ -596,26 +313,4 @@ function markerFiles(text: string): string[] | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A metadata value must be printable ASCII in an HTTP header: other names are percent-encoded. */
-function headerSafe(value: string): string {
-  return /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value) && !value.includes('%') ? value : encodeURIComponent(value);
-}
-
-function formatWait(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -6,14 +6,13 @@ import { AbortedError, ExternalError, UsageError, messageOf } from '../errors.js
 import { redact } from '../secrets.js';
 import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
-import { pruneSource, type PruneResult } from '../prune.js';
+import type { PruneResult } from '../prune.js';
+import { applyRetention, retentionTargets, where } from '../retention-service.js';
 import { shipBackup, type ShipOutcome } from '../ship.js';
-import { openDestinations } from '../../sources/destinations.js';
-import type { BackupSource } from '../../sources/source.js';
+import type { BackupSource, Destination } from '../source.js';
 import { describeServer, resolveTarget, type ConnectionSettings } from '../settings/connection.js';
 import type { BackupSettings } from '../settings/backup.js';
 import { TOOL_VERSION } from '../version.js';
-import { LocalSource } from '../../sources/local.js';
 import { clusterHead, clusterTail, dumpDatabase, dumpGlobalsText, type DumpContext } from './dump-steps.js';
 import { FileSink, type WrittenFile } from './file-sink.js';
 import { writeMember } from './gzip-members.js';
@@ -38,8 +37,15 @@ export type BackupEvent =
   | { type: 'warning'; message: string }
   | { type: 'progress'; progress: Progress };
 
+/** Where a run writes: BACKUP_DIR, and the enabled destinations (built from settings by the caller). */
+export interface BackupTargets {
+  local: BackupSource;
+  destinations: Destination[];
+}
+
 export interface BackupRequest {
   settings: BackupSettings;
+  sources: BackupTargets;
   conn: ConnectionSettings;
   signal: AbortSignal;
   onEvent?: (event: BackupEvent) => void;
@@ -112,7 +118,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
       const path = join(dir, folder);
       await publishStaging(staging, path, dir);
       emit({ type: 'finished', folder, path });
-      return await afterPublish({ folder, path, manifest }, settings, signal, emit, now, progress);
+      return await afterPublish({ folder, path, manifest }, settings, signal, emit, now, progress, req.sources);
     } catch (err) {
       await rm(staging, { recursive: true, force: true }).catch(() => {});
       throw err;
@@ -218,9 +224,9 @@ async function afterPublish(
   emit: (e: BackupEvent) => void,
   now: () => Date,
   progress: ProgressTracker,
+  sources: BackupTargets,
 ): Promise<BackupResult> {
-  const destinations = openDestinations(settings);
-  const where = (d: BackupSource) => `${d.kind}:${d.location}`;
+  const destinations = sources.destinations;
   const total = done.manifest.files.reduce((n, f) => n + f.bytes, 0);
   const phases = new Map(
     destinations.map((d) => [
@@ -248,34 +254,18 @@ async function afterPublish(
     if (outcome.error) errors.push(outcome.error);
   }
 
-  const prunes: PruneResult[] = [];
-  const prune = async (source: BackupSource, days: number, setting: string, shippedTo?: typeof destinations) => {
-    const phase = progress.phase('retention', `retention:${source.kind}:${source.location}`, `${setting} on ${where(source)}`);
-    try {
-      const result = await pruneSource(source, days, {
-        now: now(),
-        signal,
-        shippedTo,
-        keep: [done.folder], // never the backup this run has just written, whatever the clock says
-        onRemove: (e) => {
-          emit({ type: 'pruned', source: where(source), folder: e.folder });
-          phase.update(0, e.folder);
-        },
-      });
-      phase.done();
-      for (const message of result.warnings) emit({ type: 'warning', message });
-      prunes.push(result);
-    } catch (err) {
-      phase.failed();
-      if (signal.aborted) throw new AbortedError('stopped while applying retention');
-      errors.push(redact(`applying ${setting} to ${where(source)} failed: ${messageOf(err)}`));
-    }
-  };
   // A destination that did not get this backup is not pruned now: its newest copy may be all there is.
-  for (const outcome of shipped.filter((o) => o.ok)) {
-    await prune(outcome.destination, outcome.destination.retentionDays, outcome.destination.kind === 's3' ? 'S3_RETENTION_DAYS' : 'RSYNC_RETENTION_DAYS');
-  }
-  await prune(new LocalSource(settings.local.backupDir), settings.local.retentionDays, 'LOCAL_RETENTION_DAYS', destinations);
+  const got = shipped.filter((o) => o.ok).map((o) => o.destination);
+  const retention = await applyRetention(retentionTargets([...got, sources.local], { source: sources.local, days: settings.local.retentionDays }, destinations), {
+    now: now(),
+    signal,
+    keep: [done.folder], // never the backup this run has just written, whatever the clock says
+    progress,
+    onRemove: (source, e) => emit({ type: 'pruned', source: where(source), folder: e.folder }),
+    onWarning: (_source, message) => emit({ type: 'warning', message }),
+  });
+  const prunes = retention.results;
+  errors.push(...retention.errors);
   // The run reports the folder as finished only if it is still there, whole (retention keeps it; this
   // guards against anything else having removed it meanwhile).
   if (!(await exists(join(done.path, MANIFEST_FILE)))) throw new StepError(`${done.path} is gone after the run (deleted meanwhile by something else?); the backup is not there`);

@@ -26,7 +26,7 @@ import { pipeline } from 'node:stream/promises';
 import { AbortedError, ExternalError, UsageError, VerificationError, isAbort, messageOf } from '../errors.js';
 import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile } from '../backup/names.js';
 import { plainNameProblem, type ManifestFile } from '../backup/manifest.js';
-import type { BackupEntry, BackupSource } from '../../sources/source.js';
+import type { BackupEntry, BackupSource } from '../source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
 import { isFuture } from '../retention.js';
 import type { ProgressTracker } from '../progress.js';

@@ -1,5 +1,5 @@
 // What a restore is asked to do, as plain data (from RESTORE_* variables, flags, or the UI).
-import type { SourceKind } from '../../sources/source.js';
+import type { SourceKind } from '../source.js';
 import type { Progress } from '../progress.js';
 
 export type RestoreType = 'cluster' | 'globals' | 'database';

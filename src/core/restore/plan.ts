@@ -12,7 +12,7 @@ import { inspectServer } from '../postgres/server.js';
 import { isFuture } from '../retention.js';
 import { redact } from '../secrets.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
-import type { BackupEntry, BackupSource } from '../../sources/source.js';
+import type { BackupEntry, BackupSource } from '../source.js';
 import { withClient } from './execute-admin.js';
 import { filesForRestore, pickBackup } from './fetch.js';
 import type { RestoreRequest, RestoreType } from './model.js';

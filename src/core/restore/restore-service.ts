@@ -1,7 +1,7 @@
 // A restore from a source: pick the backup, fetch and verify the files it needs (damage stops it
 // before the target is touched), then restore them. The terminal UI and the non-interactive
 // command both call this.
-import type { BackupSource } from '../../sources/source.js';
+import type { BackupSource } from '../source.js';
 import type { ConnectionSettings } from '../settings/connection.js';
 import { executeRestore, type RestoreOutcome } from './execute.js';
 import { fetchForRestore, type FetchedFile } from './fetch.js';

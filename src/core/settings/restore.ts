@@ -1,7 +1,7 @@
 // RESTORE_* settings: the non-interactive restore (automation), the same names as seed 001.
 import { UsageError } from '../errors.js';
 import { RESTORE_TYPES, type RestoreRequest, type RestoreType } from '../restore/model.js';
-import type { SourceKind } from '../../sources/source.js';
+import type { SourceKind } from '../source.js';
 import { assignment, readBool, readEnum, readPath, readRaw, type SettingInput, type SettingSpec } from './read.js';
 
 const SOURCES: readonly SourceKind[] = ['local', 's3', 'remote'];

@@ -1,6 +1,6 @@
 // One interface for every place backups live: local disk, S3, a remote host.
 import type { Readable } from 'node:stream';
-import type { Manifest } from '../core/backup/manifest.js';
+import type { Manifest } from './backup/manifest.js';
 
 export type SourceKind = 'local' | 's3' | 'remote';
 
