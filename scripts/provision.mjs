@@ -47,9 +47,18 @@ const ROOTFS_SPECS = [
       ['sid', 'postgresql-client-18'],
     ],
   },
-  { name: 'rootfs-bullseye', suite: 'bullseye', majors: [13], extraSources: [], installs: [[null, 'postgresql-client-13']] },
+  {
+    name: 'rootfs-bullseye',
+    suite: 'bullseye',
+    majors: [13],
+    // bullseye-security (LTS) has 13.22+, with the fix of CVE-2025-8715 that bullseye's 13.16 lacks.
+    extraSources: ['deb http://security.debian.org/debian-security bullseye-security main'],
+    installs: [['bullseye-security', 'postgresql-client-13']],
+  },
 ];
 for (const spec of ROOTFS_SPECS) spec.path = path.join(CACHE, spec.name);
+/** What a rootfs is built from: a rootfs built from another recipe is rebuilt. */
+const recipeOf = (spec) => ({ suite: spec.suite, extraSources: spec.extraSources, installs: spec.installs });
 const CHROOT_MAJORS = ROOTFS_SPECS.flatMap((spec) => spec.majors).sort((a, b) => a - b);
 const rootfsOf = (major) => ROOTFS_SPECS.find((spec) => spec.majors.includes(major));
 const hostToolPath = (tool) => `/usr/lib/postgresql/${HOST_MAJOR}/bin/${tool}`;
@@ -125,6 +134,17 @@ function missingHostPackages() {
 function rootfsProblem(root, majors) {
   if (!fs.existsSync(root)) return 'not built';
   if (!fs.existsSync(path.join(root, MARKER))) return 'incomplete (no completion marker)';
+  const spec = ROOTFS_SPECS.find((x) => x.path === root);
+  if (spec) {
+    let built = null;
+    try {
+      built = JSON.parse(fs.readFileSync(path.join(root, MARKER), 'utf8'));
+    } catch {}
+    // Built from other sources or packages (an older version of this script): rebuilt. Old markers
+    // of the trixie rootfs have no recipe; it is the same one.
+    if (built?.recipe !== undefined && JSON.stringify(built.recipe) !== JSON.stringify(recipeOf(spec))) return 'built from another recipe';
+    if (built?.recipe === undefined && spec.name !== 'rootfs') return 'built from another recipe';
+  }
   for (const major of majors) {
     for (const tool of TOOLS) {
       if (!fs.existsSync(path.join(root, chrootToolPath(major, tool)))) return `incomplete (no ${chrootToolPath(major, tool)})`;
@@ -331,7 +351,7 @@ async function buildRootfs(spec, tmp) {
   }
   fs.writeFileSync(
     path.join(tmp, MARKER),
-    `${JSON.stringify({ builtBy: 'scripts/provision.mjs', builtAt: new Date().toISOString(), suite: spec.suite, mirror: MIRROR, majors: spec.majors }, null, 2)}\n`,
+    `${JSON.stringify({ builtBy: 'scripts/provision.mjs', builtAt: new Date().toISOString(), suite: spec.suite, mirror: MIRROR, majors: spec.majors, recipe: recipeOf(spec) }, null, 2)}\n`,
   );
 }
 

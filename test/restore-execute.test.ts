@@ -349,6 +349,7 @@ describe('SqlRewriter', () => {
     await done;
     return Buffer.concat(out).toString('latin1');
   };
+  const STAGING_MARK = `ALTER DATABASE "x__pgb_restore_1" SET application_name = 'pg-backups staging x__pgb_restore_1';`;
   const db = (name: string, staging = 'x__pgb_restore_1') => ({ mode: 'database' as const, database: name, staging });
 
   it('moves a --create dump onto the staging name and leaves COPY data and quoted text alone', async () => {
@@ -374,18 +375,19 @@ describe('SqlRewriter', () => {
     const out = await run(sql, db(`it's "q"`));
     const lines = out.split('\n');
     expect(lines[1]).toBe('CREATE DATABASE "x__pgb_restore_1" WITH TEMPLATE = template0 ENCODING = \'UTF8\';');
-    expect(lines[2]).toBe('ALTER DATABASE "x__pgb_restore_1" OWNER TO app;');
-    expect(lines[3]).toBe('\\connect x__pgb_restore_1');
-    expect(lines[4]).toBe('COMMENT ON DATABASE "x__pgb_restore_1" IS \'multi');
-    expect(lines[5]).toBe(sql.split('\n')[5]);
-    expect(lines[6]).toBe('GRANT CONNECT,TEMPORARY ON DATABASE "x__pgb_restore_1" TO readers;');
-    expect(lines[7]).toBe('ALTER ROLE r IN DATABASE "x__pgb_restore_1" SET work_mem TO \'1MB\';');
-    expect(lines.slice(8).join('\n')).toBe(sql.split('\n').slice(8).join('\n'));
+    expect(lines[2]).toBe(STAGING_MARK); // the mark a later restore recognises a leftover staging database by
+    expect(lines[3]).toBe('ALTER DATABASE "x__pgb_restore_1" OWNER TO app;');
+    expect(lines[4]).toBe('\\connect x__pgb_restore_1');
+    expect(lines[5]).toBe('COMMENT ON DATABASE "x__pgb_restore_1" IS \'multi');
+    expect(lines[6]).toBe(sql.split('\n')[5]);
+    expect(lines[7]).toBe('GRANT CONNECT,TEMPORARY ON DATABASE "x__pgb_restore_1" TO readers;');
+    expect(lines[8]).toBe('ALTER ROLE r IN DATABASE "x__pgb_restore_1" SET work_mem TO \'1MB\';');
+    expect(lines.slice(9).join('\n')).toBe(sql.split('\n').slice(8).join('\n'));
   });
 
   it('gives a dump without --create a staging database of its own', async () => {
     const out = await run('SET a = 1;\nCREATE TABLE t (x int);\n-- PostgreSQL database dump complete\n', db('app'));
-    expect(out).toBe('CREATE DATABASE "x__pgb_restore_1" WITH TEMPLATE = template0;\n\\connect x__pgb_restore_1\nSET a = 1;\nCREATE TABLE t (x int);\n-- PostgreSQL database dump complete\n');
+    expect(out).toBe(`CREATE DATABASE "x__pgb_restore_1" WITH TEMPLATE = template0;\n${STAGING_MARK}\n\\connect x__pgb_restore_1\nSET a = 1;\nCREATE TABLE t (x int);\n-- PostgreSQL database dump complete\n`);
   });
 
   it('refuses what would reach another database, and incomplete files', async () => {
@@ -471,7 +473,7 @@ describe('SqlRewriter', () => {
     ].join('\n');
     const out = await run(sql, db('shop'));
     const expected = sql
-      .replace("CREATE DATABASE shop WITH", 'CREATE DATABASE "x__pgb_restore_1" WITH')
+      .replace("CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8';", `CREATE DATABASE "x__pgb_restore_1" WITH TEMPLATE = template0 ENCODING = 'UTF8';\n${STAGING_MARK}`)
       .replace('ALTER DATABASE shop OWNER', 'ALTER DATABASE "x__pgb_restore_1" OWNER')
       .split('\\connect shop').join('\\connect x__pgb_restore_1')
       .replace("COMMENT ON DATABASE shop IS", 'COMMENT ON DATABASE "x__pgb_restore_1" IS')
@@ -486,13 +488,62 @@ describe('SqlRewriter', () => {
     const rw = new SqlRewriter({ mode: 'cluster', existingRoles: new Set(['postgres']) });
     const chunks: Buffer[] = [];
     rw.on('data', (c: Buffer) => chunks.push(c));
-    const cluster = `CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\n\\connect shop\n${sql.slice(sql.indexOf('COPY public'))}`.replace('-- PostgreSQL database dump complete', '-- PostgreSQL database cluster dump complete');
+    const cluster = `CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\nCREATE DATABASE shop;\n\\connect shop\n${sql.slice(sql.indexOf('COPY public'))}`.replace('-- PostgreSQL database dump complete', '-- PostgreSQL database cluster dump complete');
     rw.end(Buffer.from(cluster, 'latin1'));
-    await new Promise((res) => rw.on('end', res));
+    await new Promise((res, rej) => {
+      rw.on('end', res);
+      rw.on('error', rej);
+    });
     const clusterOut = Buffer.concat(chunks).toString('latin1');
     expect(clusterOut.slice(clusterOut.indexOf('\\connect shop'))).toBe(cluster.slice(cluster.indexOf('\\connect shop')));
     expect(clusterOut.startsWith('-- (pg-backups: role postgres exists; CREATE ROLE left out')).toBe(true); // the globals' one
     expect(rw.createdRoles).toEqual(['postgres']);
+  });
+
+  it('finds the database entries by the exact text pg_dump writes, whatever the owner or a table is called; streams a huge COMMENT ON DATABASE', async () => {
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const sql = [
+      '--',
+      '-- Name: shop; Type: DATABASE; Schema: -; Owner: o; Type: TABLE; x',
+      '--',
+      '',
+      "CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8';",
+      '\\connect shop',
+      '--',
+      '-- Name: DATABASE shop; Type: COMMENT; Schema: -; Owner: o; Type: TABLE; x',
+      '--',
+      '',
+      `COMMENT ON DATABASE shop IS '${big}';`,
+      '--',
+      '-- Name: shop; Type: DATABASE; Schema: -; Owner: x; Type: TABLE; Schema: public; Owner: postgres',
+      '--',
+      '',
+      'CREATE TABLE public."shop; Type: DATABASE; Schema: -; Owner: x" (id int);',
+      '--',
+      '-- PostgreSQL database dump complete',
+      '',
+    ].join('\n');
+    const out = await run(sql, db('shop'));
+    expect(out).toContain(`COMMENT ON DATABASE "x__pgb_restore_1" IS '${big}';`);
+    expect(out).toContain('CREATE TABLE public."shop; Type: DATABASE; Schema: -; Owner: x" (id int);');
+  });
+
+  it('a globals file never connects or touches a database; a cluster file connects only to the databases it created', async () => {
+    const globals = (body: string) => run(`CREATE ROLE a;\n${body}-- PostgreSQL database cluster dump complete\n`, { mode: 'globals' });
+    // An older pg_dumpall wrote role names with newlines as they are into its comments.
+    for (const injected of ['\\connect victim\n', 'DROP DATABASE victim;\n', 'ALTER DATABASE victim OWNER TO a;\n']) {
+      const err = await rejection(globals(`-- User Config "a\n${injected}`));
+      expect(err, injected).toBeInstanceOf(NotApplied);
+      expect(err.message).toMatch(/which a globals file never holds/);
+    }
+    expect(await globals(`ALTER ROLE a IN DATABASE app SET work_mem TO '1MB';\n`)).toContain('IN DATABASE app'); // pg_dumpall writes these
+
+    const cluster = (body: string) => run(`${body}-- PostgreSQL database cluster dump complete\n`, { mode: 'cluster' });
+    const ok = await cluster('\\connect template1\n\\connect postgres\nCREATE DATABASE app;\n\\connect -reuse-previous=on "dbname=\'app\'"\n\\connect app\n');
+    expect(ok).toContain('\\connect app');
+    const err = await rejection(cluster('\\connect template1\n\\connect victim\n'));
+    expect(err).toBeInstanceOf(NotApplied);
+    expect(err.message).toMatch(/connects to database "victim", which it has not created/);
   });
 
   it('a whole file it will not apply is NotApplied (exit 1), not damage (exit 3)', async () => {

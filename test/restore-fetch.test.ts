@@ -19,7 +19,7 @@ import { readRemote, readS3 } from '../src/core/settings/destinations.js';
 import { LocalSource } from '../src/sources/local.js';
 import { RemoteDestination, partialFolderName } from '../src/sources/remote.js';
 import { INCOMPLETE_MARKER, S3Destination } from '../src/sources/s3.js';
-import type { BackupEntry, BackupSource } from '../src/sources/source.js';
+import type { BackupEntry, BackupSource } from '../src/core/source.js';
 import { baseEnv, runCli } from './helpers/cli.js';
 import { folderAt as nameAt } from './helpers/fake-backup.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';

@@ -17,6 +17,7 @@ import { LocalSource } from '../src/sources/local.js';
 import { folderAt, folderFiles, writeFolder } from './helpers/fake-backup.js';
 import { makeTempDir } from './helpers/tmp.js';
 import { snapshot } from './helpers/tree.js';
+import { prng } from './helpers/fixture-sql.js';
 
 const DAY = 24 * 3600 * 1000;
 const SKEW = 15 * 60 * 1000;
@@ -37,16 +38,6 @@ type Kind =
 const KINDS: Kind[] = ['whole', 'whole', 'whole', 'whole+foreign-file', 'missing-file', 'wrong-size', 'linked-file', 'legacy', 'damaged-json', 'damaged-field', 'wrong-folder', 'linked-folder', 'linked-manifest'];
 const WHOLE: Kind[] = ['whole', 'whole+foreign-file'];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Planned {
   folder: string;
@@ -58,7 +49,7 @@ describe('local retention, generated', () => {
   const seed = process.env.PGB_RETENTION_SEED ? Number(process.env.PGB_RETENTION_SEED) : randomInt(2 ** 31);
 
   it(`keeps what it promises over ${ITERATIONS} random BACKUP_DIRs (seed ${seed})`, async () => {
-    const rand = mulberry32(seed);
+    const rand = prng(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
     const root = await makeTempDir('pgb-retention-gen-');
     try {

@@ -17,7 +17,7 @@ import { readS3 } from '../src/core/settings/destinations.js';
 import { pruneSource } from '../src/core/prune.js';
 import { AbortedError, ExternalError, VerificationError } from '../src/core/errors.js';
 import type { Manifest } from '../src/core/backup/manifest.js';
-import type { PushProgress } from '../src/sources/source.js';
+import type { PushProgress } from '../src/core/source.js';
 import { baseEnv, runCli } from './helpers/cli.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';

@@ -138,11 +138,15 @@ export function unexpectedErrors(stderr: string): string[] {
  *
  * It never touches the inside of COPY data (a blank line or a line starting with `--` there
  * is a row), nor multi-line string literals, quoted identifiers or dollar-quoted bodies
- * (comments and blank lines inside a function body are part of the object).
+ * (comments and blank lines inside a function body are part of the object). A COPY header that
+ * spans lines (a quoted name with a newline in it) is followed to its `FROM stdin;`.
  */
 export function normalizeDump(sql: string): string {
   const out: string[] = [];
   let inCopy = false;
+  // A COPY statement whose header spans lines (a quoted table or column name with a newline):
+  // its lines so far, until its closing `FROM stdin;`.
+  let copyHeader: string[] | null = null;
   // Lexical state carried across lines while inside a statement.
   let quote: "'" | '"' | null = null;
   let dollarTag: string | null = null;
@@ -164,6 +168,7 @@ export function normalizeDump(sql: string): string {
         inCopy = true;
         continue;
       }
+      if (line.startsWith('COPY ')) copyHeader = [];
     }
     out.push(line);
     // Advance the lexer over this line.
@@ -199,6 +204,13 @@ export function normalizeDump(sql: string): string {
         }
       }
       i++;
+    }
+    if (copyHeader !== null) {
+      copyHeader.push(line);
+      if (quote === null && dollarTag === null && line.trimEnd().endsWith(';')) {
+        inCopy = /^COPY [\s\S]* FROM stdin;$/.test(copyHeader.join('\n'));
+        copyHeader = null;
+      }
     }
   }
   return out.join('\n') + '\n';

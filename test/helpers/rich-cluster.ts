@@ -6,6 +6,7 @@
 // ships them) contrib extensions. Valid on PostgreSQL 13..18; deterministic data, a few
 // thousand rows in total.
 import type { PgServer } from './pg-server.js';
+import { runFixtureSql } from './fixture-sql.js';
 
 export interface RichCluster {
   /** Databases created by the fixture, plus `postgres` (which also gets content). */
@@ -356,21 +357,7 @@ SELECT lo_from_bytea(0, '\\x0102030405'::bytea);
 `;
 }
 
-/** Run one fixture step; failures name the database and the failing line of the script. */
-async function step(server: PgServer, sql: string, db = 'postgres'): Promise<void> {
-  try {
-    await server.query(sql, db);
-  } catch (e) {
-    const err = e as Error & { position?: string };
-    let where = '';
-    if (err.position) {
-      const pos = Number(err.position);
-      const line = sql.slice(0, pos).split('\n').length;
-      where = ` at script line ${line}: ${sql.split('\n')[line - 1]?.trim()}`;
-    }
-    throw new Error(`createRichCluster (PostgreSQL ${server.version}, database ${JSON.stringify(db)}): ${err.message}${where}`);
-  }
-}
+const step = (server: PgServer, sql: string, db = 'postgres') => runFixtureSql('createRichCluster', server, sql, db);
 
 export async function createRichCluster(server: PgServer): Promise<RichCluster> {
   const available = await server.query(

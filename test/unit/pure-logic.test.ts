@@ -9,7 +9,7 @@ import { planDatabases } from '../../src/core/backup/select-databases.js';
 import { parseToolVersion } from '../../src/core/postgres/client-tools.js';
 import { expiredBackups } from '../../src/core/retention.js';
 import { redact, registerSecret } from '../../src/core/secrets.js';
-import type { BackupEntry } from '../../src/sources/source.js';
+import type { BackupEntry } from '../../src/core/source.js';
 
 describe('names', () => {
   it('folder names are UTC timestamps and round-trip', () => {

@@ -4,7 +4,7 @@ import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortedError, ExternalError, UsageError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
-import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
+import { findClientTools, knowsRestrict, type ClientTools } from '../postgres/client-tools.js';
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import type { PruneResult } from '../prune.js';
 import { applyRetention, retentionTargets, where } from '../retention-service.js';
@@ -88,6 +88,12 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
     emit({
       type: 'warning',
       message: `pg_dump ${tools.version} ${why} is newer than the PostgreSQL ${server.version} server; its output is adapted where it is known to differ so that the files restore into PostgreSQL ${server.major}, but a client of the server's own major is the safe choice: install postgresql-client-${server.major} or point PG_BIN_DIR at it`,
+    });
+  }
+  if (!knowsRestrict(tools.version)) {
+    emit({
+      type: 'warning',
+      message: `pg_dump ${tools.version} predates the fix of CVE-2025-8715 (13.22, 14.19, 15.14, 16.10, 17.6): an object name with a newline can start a line of its own in its output; update the client tools (pg-backups refuses such lines on restore, but psql by hand would run them)`,
     });
   }
   if (!server.superuser) {

@@ -148,3 +148,16 @@ export function parseToolVersion(text: string): string | undefined {
   const m = /\(PostgreSQL\)\s+(\d+(?:\.\d+)*)/.exec(text);
   return m?.[1];
 }
+
+/**
+ * The release that fixed CVE-2025-8715 (object names with newlines written as they are into
+ * comments of a dump, where they could start lines of their own): 18.0 / 17.6 / 16.10 / 15.14 /
+ * 14.19 / 13.22. The same release taught psql \restrict.
+ */
+export function knowsRestrict(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const since: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
+  if (major >= 18) return true;
+  const m = since[major];
+  return m !== undefined && minor >= m;
+}

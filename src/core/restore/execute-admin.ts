@@ -6,6 +6,7 @@ import { ExternalError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
 import { connect } from '../postgres/connect.js';
 import type { ConnectionSettings } from '../settings/connection.js';
+import { stagingMark } from './sql-rewrite.js';
 
 export function qi(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -128,6 +129,7 @@ export async function swapIntoPlace(
   const warnings: string[] = [];
   let replaced = false;
   await withClient(conn, maintenance, async (c) => {
+    await removeStagingMark(c, staging);
     const r = await c.query<{ datallowconn: boolean }>('SELECT datallowconn FROM pg_database WHERE datname = $1', [target]);
     const existing = r.rows[0];
     if (!existing) {
@@ -183,17 +185,33 @@ export class SwapRefused extends Error {
  * Staging databases of earlier restores into `target` that died without cleaning up (a SIGKILL):
  * named `<target>__pgb_restore_<8 hex>` with no session on them. Dropped; returns their names.
  */
-export async function dropStaleStaging(conn: ConnectionSettings, maintenance: string, target: string, serverMajor: number): Promise<string[]> {
+export async function dropStaleStaging(conn: ConnectionSettings, maintenance: string, target: string, serverMajor: number): Promise<{ dropped: string[]; unmarked: string[] }> {
   const prefix = sideName(target, 'restore', '');
-  const stale = await withClient(conn, maintenance, async (c) => {
-    const r = await c.query<{ datname: string }>(
-      `SELECT datname FROM pg_database d
-        WHERE left(datname, length($1)) = $1 AND substr(datname, length($1) + 1) ~ '^[0-9a-f]{8}$'
+  const found = await withClient(conn, maintenance, async (c) => {
+    const r = await c.query<{ datname: string; marked: boolean }>(
+      `SELECT d.datname,
+              EXISTS (SELECT 1 FROM pg_db_role_setting s
+                       WHERE s.setdatabase = d.oid AND s.setrole = 0 AND $2 || d.datname = ANY (s.setconfig)) AS marked
+         FROM pg_database d
+        WHERE left(d.datname, length($1)) = $1 AND substr(d.datname, length($1) + 1) ~ '^[0-9a-f]{8}$'
           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
-      [prefix],
+      [prefix, `application_name=${stagingMark('')}`],
     );
-    return r.rows.map((row) => row.datname);
+    return r.rows;
   });
-  for (const name of stale) await dropDatabase(conn, maintenance, name, serverMajor);
-  return stale;
+  // Only a database carrying pg-backups' mark is one of its staging databases; a user's database of
+  // such a name is left alone.
+  const dropped = found.filter((f) => f.marked).map((f) => f.datname);
+  for (const name of dropped) await dropDatabase(conn, maintenance, name, serverMajor);
+  return { dropped, unmarked: found.filter((f) => !f.marked).map((f) => f.datname) };
+}
+
+/** Removes the staging mark (only if it is still pg-backups' own: the dump may have set application_name). */
+export async function removeStagingMark(c: pg.Client, staging: string): Promise<void> {
+  const r = await c.query<{ marked: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+                     WHERE d.datname = $1 AND s.setrole = 0 AND $2 = ANY (s.setconfig)) AS marked`,
+    [staging, `application_name=${stagingMark(staging)}`],
+  );
+  if (r.rows[0]?.marked) await c.query(`ALTER DATABASE ${qi(staging)} RESET application_name`);
 }

@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { Manifest } from '../backup/manifest.js';
-import { findClientTools, type ClientTools } from '../postgres/client-tools.js';
+import { findClientTools, knowsRestrict, type ClientTools } from '../postgres/client-tools.js';
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
 import type { RestoreEvent, RestoreType } from './model.js';
@@ -127,8 +127,10 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
   if (exists.has(target) && !req.overwrite) {
     throw new UsageError(`database ${JSON.stringify(target)} already exists on ${where}; nothing was restored; ${OVERWRITE_HINT}`);
   }
-  for (const stale of await dropStaleStaging(req.conn, maintenance, target, server.major)) {
-    ctx.warn(`dropped ${JSON.stringify(stale)}, the staging database of an earlier restore that was killed`);
+  const stale = await dropStaleStaging(req.conn, maintenance, target, server.major);
+  for (const name of stale.dropped) ctx.warn(`dropped ${JSON.stringify(name)}, the staging database of an earlier restore that was killed`);
+  for (const name of stale.unmarked) {
+    ctx.warn(`left ${JSON.stringify(name)} alone: it is named like a staging database of pg-backups but does not carry its mark; drop it by hand if it is a leftover`);
   }
 
   const label = `restore of database ${JSON.stringify(original)}${target !== original ? ` as ${JSON.stringify(target)}` : ''}`;
@@ -273,14 +275,7 @@ function fileLabel(file: string): string {
   return file.split('/').pop() ?? file;
 }
 
-/** psql learned \restrict in 18.0 / 17.6 / 16.10 / 15.14 / 14.19 / 13.22. */
-export function knowsRestrict(version: string): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  const since: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
-  if (major >= 18) return true;
-  const m = since[major];
-  return m !== undefined && minor >= m;
-}
+export { knowsRestrict } from '../postgres/client-tools.js';
 
 interface Header {
   dumpedFromMajor?: number;

@@ -69,8 +69,23 @@ export interface TocMark {
  */
 export class NotApplied extends ExternalError {}
 
-/** The longest statement held whole (COPY headers and database-level statements are small). */
+/**
+ * The mark a staging database carries while a restore fills it: a database-level default of
+ * application_name that only pg-backups sets (it names the staging database itself). A later
+ * restore drops a leftover staging database only when it carries it; the swap removes it.
+ */
+export function stagingMark(staging: string): string {
+  return `pg-backups staging ${staging}`;
+}
+
+function stagingMarkStatement(staging: string): string {
+  return `ALTER DATABASE "${staging}" SET application_name = '${stagingMark(staging)}';\n`;
+}
+
+/** A COPY header longer than this is refused (pg_dump's are at most a few hundred KiB). */
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
+/** Other statements held longer than this are judged on their start and the rest streamed. */
+const SPILL_BYTES = 1024 * 1024;
 
 const DB_MARKER = '-- PostgreSQL database dump complete';
 const CLUSTER_MARKER = '-- PostgreSQL database cluster dump complete';
@@ -97,7 +112,7 @@ const RULES = {
   copy: /^COPY .* FROM stdin;\s*$/s,
   /** Statements held whole wherever they are: COPY (to find its data), and what globals/cluster mode records. */
   heldAnywhere: /^(?:COPY |CREATE (?:ROLE|TABLESPACE|DATABASE) |DROP DATABASE )/,
-  toc: /^-- (?:Data for )?Name: (.*); Type: ([^;]*);(?: Schema: ([^;]*);)?/,
+  toc: /^-- (?:Data for )?Name: (.*?); Type: ([^;]*);(?: Schema: ([^;]*);)?/,
   dumpedFrom: /^-- Dumped from database version (\d+)/,
   dumpedBy: /^-- Dumped by pg_dump(?:all)? version (\d+)/,
   setup: /^(?:SET |SELECT pg_catalog\.set_config\()/,
@@ -240,7 +255,7 @@ export class SqlRewriter extends Transform {
   /** Top-level ';' seen in the held statement (more than one: two statements on a line). */
   private semis = 0;
   /** The pg_dump TOC entry the stream is in (from its "-- Name: ...; Type: ...;" comment). */
-  private toc: { name: string; type: string; schema?: string } | undefined;
+  private toc: { name: string; type: string; schema?: string; database: boolean } | undefined;
   /** cluster mode: the globals end at the first \connect. */
   private inGlobals = true;
   // database mode
@@ -392,8 +407,8 @@ export class SqlRewriter extends Transform {
     this.form = form;
     if (form === 'plain') {
       // pg_dump without --create: make the staging database first, then run the whole file in it.
-      for (const mark of this.tocMarks) if (mark.line > this.outLines) mark.line += 2;
-      this.emitRaw(`CREATE DATABASE "${this.opts.staging!}" WITH TEMPLATE = template0;\n\\connect ${this.opts.staging!}\n`);
+      for (const mark of this.tocMarks) if (mark.line > this.outLines) mark.line += 3;
+      this.emitRaw(`CREATE DATABASE "${this.opts.staging!}" WITH TEMPLATE = template0;\n${stagingMarkStatement(this.opts.staging!)}\\connect ${this.opts.staging!}\n`);
       this.createdStaging = true;
       this.sawConnect = true;
     }
@@ -426,6 +441,9 @@ export class SqlRewriter extends Transform {
       return;
     }
     if (this.endedWith !== null) this.endedWith = null;
+    if (this.opts.mode === 'globals' && /^(?:CREATE|DROP|ALTER)\s+DATABASE\s/.test(text)) {
+      throw this.refuse(`it has a database statement, which a globals file never holds: ${this.shown(text)}`);
+    }
     if (
       RULES.heldAnywhere.test(text) ||
       (this.opts.mode === 'database' && (this.toc === undefined || this.inDatabaseEntry() || this.form === 'undecided')) ||
@@ -455,10 +473,24 @@ export class SqlRewriter extends Transform {
 
   /** Whether the stream is in a TOC entry whose statements name the database itself. */
   private inDatabaseEntry(): boolean {
-    const t = this.toc;
-    if (!t) return false;
-    if (t.type === 'DATABASE' || t.type === 'DATABASE PROPERTIES') return true;
-    return (t.type === 'COMMENT' || t.type === 'SECURITY LABEL' || t.type === 'ACL') && t.name.startsWith('DATABASE ');
+    return this.toc?.database ?? false;
+  }
+
+  /**
+   * Whether a TOC comment opens an entry of the database being restored: its DATABASE and DATABASE
+   * PROPERTIES, and the COMMENT, SECURITY LABEL and ACL of "DATABASE <name>". Matched on the exact
+   * text pg_dump writes for this database (names are free text: an owner or a table may be named
+   * "x; Type: TABLE", so the fields cannot be split on "; ").
+   */
+  private databaseEntryOf(text: string): boolean {
+    if (this.opts.mode !== 'database' || this.originalLatin1 === undefined) return false;
+    const name = this.originalLatin1.replace(/[\r\n]/g, ' '); // pg_dump's sanitize_line
+    const tail = '; Schema: -; Owner: ';
+    for (const type of ['DATABASE', 'DATABASE PROPERTIES']) if (text.startsWith(`-- Name: ${name}; Type: ${type}${tail}`)) return true;
+    for (const shown of [name, `"${name.replace(/"/g, '""')}"`]) {
+      for (const type of ['COMMENT', 'SECURITY LABEL', 'ACL']) if (text.startsWith(`-- Name: DATABASE ${shown}; Type: ${type}${tail}`)) return true;
+    }
+    return false;
   }
 
   /** Adds a line to the held statement; judges the statement once its closing ';' has passed. */
@@ -466,10 +498,29 @@ export class SqlRewriter extends Transform {
     this.lex(text, true);
     this.pending!.push(newline ? `${text}\n` : text);
     this.pendingBytes += text.length + 1;
-    if (this.pendingBytes > MAX_HELD_BYTES) {
-      throw this.refuse(`it has a statement longer than ${MAX_HELD_BYTES / 1048576} MiB where pg_dump writes short ones: ${this.shown(this.pending![0]!)}`);
+    const whole = this.quote === null && this.dollarTag === null && this.blockDepth === 0 && this.stmtStart;
+    if (whole) {
+      this.completeStatement();
+      return;
     }
-    if (this.quote === null && this.dollarTag === null && this.blockDepth === 0 && this.stmtStart) this.completeStatement();
+    if (this.pendingBytes > SPILL_BYTES && !this.pending![0]!.startsWith('COPY ')) {
+      // A long statement (a huge COMMENT ON DATABASE): judged on its start, which holds every name
+      // it has, and the rest streamed as it comes.
+      this.spillStatement();
+      return;
+    }
+    if (this.pendingBytes > MAX_HELD_BYTES) {
+      throw this.refuse(`it has a COPY statement longer than ${MAX_HELD_BYTES / 1048576} MiB, which pg_dump never writes: ${this.shown(this.pending![0]!)}`);
+    }
+  }
+
+  /** Writes the start of a statement too long to hold, rewritten as a whole one would be; the rest streams. */
+  private spillStatement(): void {
+    const text = this.pending!.join('');
+    this.pending = null;
+    this.pendingBytes = 0;
+    const stmt = this.opts.mode === 'database' ? this.databaseStatement(text) : this.opts.mode === 'adapt' ? text : this.globalStatement(text);
+    this.out(stmt, false);
   }
 
   /** A held statement is whole: rewritten where it must be, then written on. */
@@ -501,7 +552,7 @@ export class SqlRewriter extends Transform {
     if (this.dumpedFromMajor === undefined && (m = RULES.dumpedFrom.exec(text))) this.dumpedFromMajor = Number(m[1]);
     if (this.dumpedByMajor === undefined && (m = RULES.dumpedBy.exec(text))) this.dumpedByMajor = Number(m[1]);
     if ((m = RULES.toc.exec(text))) {
-      this.toc = { name: m[1]!, type: m[2]!, schema: m[3] };
+      this.toc = { name: m[1]!, type: m[2]!, schema: m[3], database: this.databaseEntryOf(text) };
       if (this.tocMarks.length < MAX_TOC_MARKS) this.tocMarks.push({ line: lineNo, what: Buffer.from(`${m[2]} ${m[1]}`, 'latin1').toString('utf8') });
     }
   }
@@ -525,6 +576,18 @@ export class SqlRewriter extends Transform {
     if (/^\\(?:connect|c)(?:\s|$)/.test(text)) {
       this.sawConnect = true;
       this.inGlobals = false;
+      if (this.opts.mode === 'globals') {
+        // pg_dumpall --globals-only never connects anywhere (an older pg_dumpall wrote role names with
+        // newlines as they are: such a line is injected, not pg_dumpall's).
+        throw this.refuse(`it has a \\connect line, which a globals file never holds: ${this.shown(text)}`);
+      }
+      if (this.opts.mode === 'cluster') {
+        // Only to a database the file has created, or to the two every server has.
+        if (target === undefined) throw this.refuse(`it has a \\connect line pg-backups cannot read: ${this.shown(text)}`);
+        if (target !== 'template1' && target !== 'postgres' && !this.createdDatabases.includes(target)) {
+          throw this.refuse(`it connects to database ${JSON.stringify(target)}, which it has not created`);
+        }
+      }
       if (this.opts.mode !== 'database') {
         this.endedWith = null;
         this.out(text, newline);
@@ -589,7 +652,7 @@ export class SqlRewriter extends Transform {
       if (this.createdStaging) throw this.refuse('it creates a database twice');
       const out = this.retarget(text, RULES.createDatabase, 'CREATE DATABASE')!;
       this.createdStaging = true;
-      return out;
+      return `${out}${out.endsWith('\n') ? '' : '\n'}${stagingMarkStatement(this.opts.staging!)}`;
     }
     for (const [re, what] of [
       [RULES.alterDatabase, 'ALTER DATABASE'],
