@@ -164,6 +164,39 @@ describe('the preflight plan of a restore', () => {
     expect(existsSync(join(dir, 'dry-restore'))).toBe(false);
   });
 
+  it('one pass from S3: damage found while psql runs stops it; the staging database and the partial download go, the target stays', async () => {
+    // The backup on S3 again, under an older name, with one byte of the database file flipped in its
+    // middle (same size: only the stream can tell).
+    const local = join(dir, 'local', folder);
+    const put = async (name: string, body: Buffer) => {
+      const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+      await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key: `plan/20200101_000000/${name}`, Body: body }));
+    };
+    const manifest = JSON.parse(await readFile(join(local, 'manifest.json'), 'utf8'));
+    for (const f of manifest.files as Array<{ name: string }>) {
+      let body = await readFile(join(local, f.name));
+      if (f.name === 'postgres_db_app.sql.gz') {
+        body = Buffer.from(body);
+        const at = Math.floor(body.length / 2);
+        body[at] = body[at]! ^ 0x5a;
+      }
+      await put(f.name, body);
+    }
+    await put('manifest.json', Buffer.from(JSON.stringify({ ...manifest, folder: '20200101_000000' })));
+    const before = await serverState(target);
+    const restoreDir = join(dir, 'one-pass');
+    const r = await runCli(
+      ['restore'],
+      baseEnv({ ...target.env(), ...s3.s3Env({ S3_PREFIX: 'plan' }), RESTORE_SOURCE: 's3', RESTORE_FOLDER: '20200101_000000', RESTORE_TYPE: 'database', RESTORE_DATABASE: 'app', RESTORE_OVERWRITE: 'true', RESTORE_DIR: restoreDir, BACKUP_DIR: join(dir, 'local') }),
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/postgres_db_app\.sql\.gz of backup 20200101_000000 on s3 \S+ is damaged: .*; the staging database was dropped and the existing database "app" is as it was/);
+    expect(r.stderr).toMatch(/into the staging database/); // psql was at work when the damage showed
+    expect(await serverState(target)).toEqual(before);
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(restoreDir)).toEqual([]); // no partial download left, nor its folder
+  });
+
   it('a download that does not fit in RESTORE_DIR is refused before anything is fetched', async () => {
     const small = join(dir, 'small');
     await mkdir(small);

@@ -42,11 +42,17 @@ export class CheckingStream extends Transform {
   private gzipEnded = false;
   private flushing = false;
 
+  /**
+   * `gzip: false` leaves the gzip check to a gunzip downstream (a restore's one pass decompresses
+   * the bytes anyway: decompressing twice would double its CPU); size and sha256 are still checked.
+   */
   constructor(
     private readonly expected: ExpectedFile,
     private readonly onBytes?: (bytes: number) => void,
+    private readonly opts: { gzip?: boolean } = {},
   ) {
     super();
+    if (opts.gzip === false) this.gzipEnded = true;
     this.gunzip.on('data', () => {}); // the SQL itself is not needed: flowing, discarded
     this.gunzip.on('error', (err) => {
       this.gzipError = err;
@@ -64,7 +70,8 @@ export class CheckingStream extends Transform {
     }
     this.hash.update(chunk);
     this.onBytes?.(this.bytes);
-    if (this.gunzip.write(chunk)) done(null, chunk);
+    if (this.opts.gzip === false) done(null, chunk);
+    else if (this.gunzip.write(chunk)) done(null, chunk);
     else this.gunzip.once('drain', () => done(null, chunk));
   }
 
@@ -84,7 +91,7 @@ export class CheckingStream extends Transform {
       else if (!this.gzipEnded) problems.push('the gzip stream ends early (truncated file)');
       done(problems.length > 0 ? new FileDamage(problems.join('; ')) : null);
     };
-    if (this.bytes === 0) {
+    if (this.bytes === 0 || this.opts.gzip === false) {
       this.gunzip.destroy();
       finish();
       return;

@@ -7,7 +7,8 @@ import { stat } from 'node:fs/promises';
 import type { Phase } from '../progress.js';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
+import type { Readable, Transform, Writable } from 'node:stream';
+import { FileDamage, gzipProblem } from '../file-check.js';
 import { AbortedError, ExternalError, VerificationError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
 import { startTool } from '../process/run-tool.js';
@@ -26,11 +27,27 @@ export interface PsqlRun {
   label: string;
   /** psql's application_name (unique per run: its server sessions can be found and ended). */
   appName: string;
+  /** Instead of `file`: bytes streamed from a source, checked on their way (the one-pass restore). */
+  input?: StreamedInput;
   /**
    * Progress: with the file's uncompressed size (from the manifest), the SQL bytes fed to psql;
    * without it, the compressed bytes read, against the file's size.
    */
   progress?: { phase: Phase; rawTotal?: number };
+}
+
+/** A backup file read once: from its source, through checks (and a saved copy), into gunzip and psql. */
+export interface StreamedInput {
+  /** The file's name in the backup. */
+  name: string;
+  /** The file for messages: `postgres_db_app.sql.gz of backup 20250101_120000 on s3 s3://...`. */
+  label: string;
+  /** Its compressed size. */
+  size: number;
+  /** Opens the compressed bytes. */
+  open(signal: AbortSignal): Promise<Readable>;
+  /** The stages the bytes pass before gunzip (size/sha256/gzip check, a copy to RESTORE_DIR), new for each run. */
+  stages(): Transform[];
 }
 
 export interface PsqlResult {
@@ -51,6 +68,9 @@ export class PsqlFailure extends Error {
 export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
   if (run.signal.aborted) throw new AbortedError();
   const rewriter = new SqlRewriter(run.rewrite);
+  // The input first: a source that cannot be read fails before psql starts.
+  const input: Readable = run.input ? await run.input.open(run.signal) : createReadStream(run.file);
+  const stages = run.input ? run.input.stages() : [];
   const env = libpqEnv(run.conn, run.database);
   env.PGAPPNAME = run.appName;
   const proc = startTool({
@@ -68,15 +88,15 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
   let feedError: unknown;
   let psqlGone = false;
   try {
-    const file = createReadStream(run.file);
     const progress = run.progress;
     const onFed = progress && progress.rawTotal !== undefined ? () => progress.phase.update(rewriter.bytesIn, rewriter.currentObject) : undefined;
     if (progress && progress.rawTotal === undefined) {
-      const total = (await stat(run.file)).size;
-      progress.phase.setTotal(total);
-      file.on('data', () => progress.phase.update(file.bytesRead, rewriter.currentObject));
+      progress.phase.setTotal(run.input ? run.input.size : (await stat(run.file)).size);
+      let read = 0;
+      input.on('data', (chunk: Buffer) => progress.phase.update((read += chunk.length), rewriter.currentObject));
     } else if (progress) progress.phase.setTotal(progress.rawTotal!);
-    await pipeline(file, createGunzip(), rewriter, (src: AsyncIterable<Buffer>) => feed(src, stdin, onFed), { signal: run.signal });
+    // (pipeline's typings have no overload for a variable number of stages)
+    await (pipeline as (...streams: unknown[]) => Promise<void>)(input, ...stages, createGunzip(), rewriter, (src: AsyncIterable<Buffer>) => feed(src, stdin, onFed), { signal: run.signal });
     onFed?.(); // the last bytes the rewriter read (it may hold back a partial line until the end)
     stdin.end();
   } catch (err) {
@@ -85,7 +105,7 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
     // Otherwise the input failed: kill psql before it could read the end of a half-fed script.
     const code = (err as NodeJS.ErrnoException).code;
     psqlGone = !run.signal.aborted && (err instanceof PsqlGone || stdin.destroyed || code === 'EPIPE' || code === 'ABORT_ERR' || code === 'ERR_STREAM_DESTROYED');
-    if (psqlGone && (err instanceof VerificationError)) psqlGone = false;
+    if (psqlGone && (err instanceof VerificationError || err instanceof FileDamage)) psqlGone = false;
     if (!psqlGone) proc.kill();
   }
   let psqlError: unknown;
@@ -97,10 +117,11 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
   const stderr = proc.stderrText();
   if (run.signal.aborted) throw new AbortedError(`${run.label} was stopped`);
   if (feedError !== undefined && !psqlGone) {
-    if (feedError instanceof VerificationError || feedError instanceof AbortedError) throw feedError;
+    if (feedError instanceof FileDamage) throw new VerificationError(`${run.input?.label ?? run.rewrite.label ?? run.file} is damaged: ${feedError.problem}; refusing to restore it`);
+    if (feedError instanceof VerificationError || feedError instanceof AbortedError || feedError instanceof ExternalError) throw feedError;
     const code = (feedError as NodeJS.ErrnoException).code ?? '';
     if (code.startsWith('Z_') || /unexpected end of file|incorrect header check|invalid/i.test(messageOf(feedError))) {
-      throw new VerificationError(`${run.rewrite.label ?? run.file} is damaged: gunzip failed (${messageOf(feedError)})`);
+      throw new VerificationError(`${run.input?.label ?? run.rewrite.label ?? run.file} is damaged: ${gzipProblem(feedError)}${run.input ? '; refusing to restore it' : ''}`);
     }
     throw new ExternalError(redact(`reading ${run.file} for psql failed: ${messageOf(feedError)}`));
   }

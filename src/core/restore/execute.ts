@@ -13,15 +13,17 @@ import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
 import type { RestoreEvent, RestoreType } from './model.js';
 import { dropDatabase, dropStaleStaging, endSessionsOf, maintenanceDb, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
-import { PsqlFailure, runPsqlFile } from './execute-psql.js';
+import { PsqlFailure, runPsqlFile, type StreamedInput } from './execute-psql.js';
 import { judgeGlobals, olderServerRefusal, OVERWRITE_HINT, targetNameRefusal } from './target-checks.js';
 import { scanFile } from './sql-scan.js';
 import { ProgressTracker, type Phase } from '../progress.js';
 
 export interface ExecuteRestore {
   type: RestoreType;
-  /** A verified local .sql.gz. */
-  file: string;
+  /** A verified local .sql.gz (globals, cluster, legacy backups). */
+  file?: string;
+  /** A database file read once, checked on its way into psql (needs a manifest). */
+  input?: StreamedInput;
   /** Absent for legacy backups. */
   manifest?: Manifest;
   conn: ConnectionSettings;
@@ -56,7 +58,10 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
   };
   if (req.signal.aborted) throw new AbortedError();
   const tracker = req.progress ?? new ProgressTracker((progress) => emit({ type: 'progress', progress }));
-  const fileEntry = req.manifest?.files.find((f) => f.name === fileLabel(req.file));
+  if (req.file === undefined && req.input === undefined) throw new Error('executeRestore: a file or an input is needed');
+  if (req.input && (!req.manifest || req.type !== 'database')) throw new Error('executeRestore: a streamed input is for database restores with a manifest');
+  const fileName = req.input?.name ?? fileLabel(req.file!);
+  const fileEntry = req.manifest?.files.find((f) => f.name === fileName);
   const psqlProgress = (kind: 'restore-database' | 'restore-globals' | 'restore-cluster', id: string, label: string) => ({
     phase: tracker.phase(kind, id, label),
     rawTotal: fileEntry?.rawBytes,
@@ -72,8 +77,12 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
     if (refused) throw refused;
   }
 
-  step('reading the backup file header');
-  const header = await readHeader(req.file, req.signal);
+  // The versions come from the manifest; a legacy file says them in its header comments.
+  let header: Header = {};
+  if (!req.manifest) {
+    step('reading the backup file header');
+    header = await readHeader(req.file!, req.signal);
+  }
   const where = describeServer(req.conn);
   step(`checking the server at ${where}`);
   const server = await inspectServer(req.conn);
@@ -154,8 +163,9 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
       tools: ctx.tools,
       conn: req.conn,
       database: maintenance,
-      file: req.file,
-      rewrite: { mode: 'database', database: original, staging, stripRestrict: ctx.stripRestrict, serverMajor: server.major, label: fileLabel(req.file) },
+      file: req.file ?? '',
+      input: req.input,
+      rewrite: { mode: 'database', database: original, staging, stripRestrict: ctx.stripRestrict, serverMajor: server.major, label: req.input?.name ?? fileLabel(req.file!) },
       signal: req.signal,
       label: `psql (${label})`,
       appName,
@@ -200,7 +210,7 @@ async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { current
   // What the file would create, against what the server has: a cluster restore is for a fresh
   // server, and the globals create roles that must not exist yet (overwrite: update them instead).
   step(`reading what the ${kind} file creates`);
-  const scan = await scanFile(req.file, { untilFirstConnect: kind === 'globals' || req.manifest !== undefined, signal: req.signal });
+  const scan = await scanFile(req.file!, { untilFirstConnect: kind === 'globals' || req.manifest !== undefined, signal: req.signal });
   const have = await withClient(req.conn, req.conn.database, async (c) => {
     const roles = await c.query<{ n: string }>('SELECT rolname AS n FROM pg_roles');
     const spaces = await c.query<{ n: string }>('SELECT spcname AS n FROM pg_tablespace');
@@ -230,8 +240,8 @@ async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { current
       tools: ctx.tools,
       conn: req.conn,
       database: req.conn.database,
-      file: req.file,
-      rewrite: { mode: kind, existingRoles, stripRestrict: ctx.stripRestrict, serverMajor: ctx.server.major, label: fileLabel(req.file) },
+      file: req.file!,
+      rewrite: { mode: kind, existingRoles, stripRestrict: ctx.stripRestrict, serverMajor: ctx.server.major, label: fileLabel(req.file!) },
       signal: req.signal,
       label: `psql (restore of the ${kind})`,
       appName,

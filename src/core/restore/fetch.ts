@@ -18,10 +18,10 @@
 //   built must resolve to exactly <RESTORE_DIR>/<folder>/<file>. A name such as "a..b" (no
 //   separator) is one path component and allowed: database "v1..2" has such a file.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, mkdir, realpath, rename, rm, rmdir, statfs, unlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { Writable } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ExternalError, UsageError, VerificationError, isAbort, messageOf } from '../errors.js';
 import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile } from '../backup/names.js';
@@ -30,6 +30,7 @@ import type { BackupEntry, BackupSource } from '../source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
 import { isFuture } from '../retention.js';
 import type { ProgressTracker } from '../progress.js';
+import type { StreamedInput } from './execute-psql.js';
 import { CheckingStream, FileDamage, type ExpectedFile } from '../file-check.js';
 
 export interface FetchedFile {
@@ -471,4 +472,145 @@ async function download(
   progress(checker.bytes, true);
   opts.onEvent?.({ type: 'verified', file: name });
   return { name, path: target, bytes: checker.bytes, sha256: checker.sha256 };
+}
+
+// -------------------------------------------------------------------------------------------------
+// One pass: a file checked on its way into psql
+
+export interface StreamedFile {
+  input: StreamedInput;
+  /**
+   * After the restore: `ok` keeps the copy (downloads are renamed into RESTORE_DIR) and returns the
+   * file as fetched; otherwise the partial copy goes. Only call with `ok` once psql read the whole
+   * stream: the checks have passed by then (a failed check stops the stream before its end).
+   */
+  finish(ok: boolean): Promise<FetchedFile | undefined>;
+}
+
+/**
+ * A file of a finished backup, for a restore that reads it once: from a local source as it lies,
+ * from S3 or the remote host as it is downloaded; its size, sha256 and gzip stream checked while it
+ * goes into psql, and a download saved into <RESTORE_DIR>/<folder>/<file> as it passes (through a
+ * hidden temp name, renamed only when whole and checked). Damage shows as FileDamage in the stream.
+ */
+export async function streamForRestore(source: BackupSource, entry: BackupEntry, name: string, opts: FetchOptions): Promise<StreamedFile> {
+  const where = `backup ${entry.folder} on ${source.kind} ${source.location}`;
+  checkName(entry.folder, 'folder', where);
+  checkName(name, 'file', where);
+  if (!entry.manifest) throw new Error('streamForRestore: a backup with a manifest is needed');
+  const expected = expectationOf(entry, name, where);
+  const size = expected.bytes ?? 0;
+  let checker: CheckingStream | undefined;
+  const local = source.kind === 'local';
+  const phase = () =>
+    local
+      ? opts.progress?.phase('verify', `verify:${name}`, `check of ${name}`, size)
+      : opts.progress?.phase('download', `download:${name}`, `download of ${name} from ${source.kind} ${source.location}`, size);
+  let running: ReturnType<typeof phase>;
+  const open = async (signal: AbortSignal) => {
+    try {
+      return await source.openFile(entry.folder, name, signal);
+    } catch (err) {
+      if (err instanceof VerificationError) throw sourceVerificationError(name, where, err);
+      throw err;
+    }
+  };
+
+  if (local) {
+    const dir = (source as BackupSource & { dir?: unknown }).dir;
+    if (typeof dir !== 'string') throw new Error('streamForRestore: a local source without dir');
+    const path = inside(resolve(dir), where, entry.folder, name);
+    opts.onEvent?.({ type: 'step', message: `checking ${path} (size, sha256 and gzip stream) as psql reads it` });
+    return {
+      input: {
+        name,
+        label: `${name} of ${where}`,
+        size,
+        open,
+        stages: () => {
+          running = phase();
+          checker = new CheckingStream(expected, (bytes) => running?.update(bytes, name), { gzip: false }); // psql's gunzip checks the gzip stream
+        checker.once('finish', () => running?.done()); // every byte arrived, size and sha256 as the manifest says
+          return [checker];
+        },
+      },
+      finish: async (ok) => {
+        if (!ok || !checker) {
+          running?.failed();
+          return undefined;
+        }
+        running?.done();
+        opts.onEvent?.({ type: 'verified', file: name });
+        return { name, path, bytes: checker.bytes, sha256: checker.sha256 };
+      },
+    };
+  }
+
+  const root = await prepareRoot(opts.restoreDir);
+  const folderDir = inside(root, where, entry.folder);
+  const target = inside(root, where, entry.folder, name);
+  const createdFolder = await prepareFolder(folderDir);
+  const temp = join(folderDir, `${PART_PREFIX}${randomBytes(8).toString('hex')}${PART_SUFFIX}`);
+  opts.onEvent?.({ type: 'download', file: name, bytes: 0, totalBytes: size });
+  return {
+    input: {
+      name,
+      label: `${name} of ${where}`,
+      size,
+      open,
+      stages: () => {
+        running = phase();
+        checker = new CheckingStream(expected, (bytes) => running?.update(bytes, name), { gzip: false }); // psql's gunzip checks the gzip stream
+        checker.once('finish', () => running?.done()); // every byte arrived, size and sha256 as the manifest says
+        return [checker, new SaveCopy(temp, target)];
+      },
+    },
+    finish: async (ok) => {
+      if (ok && checker) {
+        try {
+          await rename(temp, target);
+        } catch (err) {
+          await rm(temp, { force: true }).catch(() => {});
+          running?.failed();
+          throw new ExternalError(`cannot write ${target} in RESTORE_DIR: ${messageOf(err)}`);
+        }
+        running?.done();
+        opts.onEvent?.({ type: 'download', file: name, bytes: checker.bytes, totalBytes: size });
+        opts.onEvent?.({ type: 'verified', file: name });
+        return { name, path: target, bytes: checker.bytes, sha256: checker.sha256 };
+      }
+      running?.failed();
+      await rm(temp, { force: true }).catch(() => {});
+      if (createdFolder) await rmdir(folderDir).catch(() => {}); // only if empty
+      return undefined;
+    },
+  };
+}
+
+/** Writes what passes through into a file (the download's copy), with backpressure. */
+class SaveCopy extends Transform {
+  private readonly out: WriteStream;
+
+  constructor(
+    private readonly path: string,
+    private readonly shownAs: string,
+  ) {
+    super();
+    this.out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    this.out.on('error', (err) => this.destroy(new ExternalError(`cannot write ${this.shownAs} in RESTORE_DIR: ${messageOf(err)}`)));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.out.write(chunk)) done(null, chunk);
+    else this.out.once('drain', () => done(null, chunk));
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.out.end(() => done());
+  }
+
+  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    this.out.destroy();
+    done(err);
+  }
 }

@@ -4,7 +4,7 @@
 import type { BackupSource } from '../source.js';
 import type { ConnectionSettings } from '../settings/connection.js';
 import { executeRestore, type RestoreOutcome } from './execute.js';
-import { fetchForRestore, type FetchedFile } from './fetch.js';
+import { fetchForRestore, streamForRestore, type FetchedFile } from './fetch.js';
 import { planRestore, type PlanRefusal } from './plan.js';
 import { ProgressTracker } from '../progress.js';
 import { ExternalError, UsageError, VerificationError } from '../errors.js';
@@ -50,10 +50,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
   }
   const files = plan.files.map((f) => f.name);
   emit({ type: 'step', message: `restoring ${request.type} from ${entry.folder} (${files.join(', ')})` });
-  const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit, progress });
-  const outcome = await executeRestore({
-    type: request.type,
-    file: fetched[0]!.path,
+  const common = {
     manifest: entry.manifest,
     conn: run.conn,
     database: request.database,
@@ -63,7 +60,24 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
     signal,
     onEvent: emit,
     progress,
-  });
+  };
+  if (request.type === 'database' && entry.manifest) {
+    // One pass: the file is read once, checked on its way into psql (and saved into RESTORE_DIR as
+    // it arrives from S3 or the remote host). Damage found at its end stops psql before it has
+    // read the end of its input: the staging database is dropped, the target is as it was.
+    const streamed = await streamForRestore(source, entry, files[0]!, { restoreDir: request.restoreDir, signal, onEvent: emit, progress });
+    let outcome;
+    try {
+      outcome = await executeRestore({ ...common, type: 'database', input: streamed.input });
+    } catch (err) {
+      await streamed.finish(false);
+      throw err;
+    }
+    const file = await streamed.finish(true);
+    return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: file ? [file] : [], outcome };
+  }
+  const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit, progress });
+  const outcome = await executeRestore({ ...common, type: request.type, file: fetched[0]!.path });
   return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: fetched, outcome };
 }
 
