@@ -516,24 +516,22 @@ export async function streamForRestore(source: BackupSource, entry: BackupEntry,
     }
   };
 
+  /** A new check for a run: size and sha256 (psql's gunzip checks the gzip stream), reported as a phase. */
+  const startCheck = (): CheckingStream => {
+    running = phase();
+    checker = new CheckingStream(expected, (bytes) => running?.update(bytes, name), { gzip: false });
+    checker.once('finish', () => running?.done()); // every byte arrived, size and sha256 as the manifest says
+    return checker;
+  };
+  const input = (stages: () => Transform[]): StreamedInput => ({ name, label: `${name} of ${where}`, size, open, stages });
+
   if (local) {
     const dir = (source as BackupSource & { dir?: unknown }).dir;
     if (typeof dir !== 'string') throw new Error('streamForRestore: a local source without dir');
     const path = inside(resolve(dir), where, entry.folder, name);
     opts.onEvent?.({ type: 'step', message: `checking ${path} (size, sha256 and gzip stream) as psql reads it` });
     return {
-      input: {
-        name,
-        label: `${name} of ${where}`,
-        size,
-        open,
-        stages: () => {
-          running = phase();
-          checker = new CheckingStream(expected, (bytes) => running?.update(bytes, name), { gzip: false }); // psql's gunzip checks the gzip stream
-        checker.once('finish', () => running?.done()); // every byte arrived, size and sha256 as the manifest says
-          return [checker];
-        },
-      },
+      input: input(() => [startCheck()]),
       finish: async (ok) => {
         if (!ok || !checker) {
           running?.failed();
@@ -553,18 +551,7 @@ export async function streamForRestore(source: BackupSource, entry: BackupEntry,
   const temp = join(folderDir, `${PART_PREFIX}${randomBytes(8).toString('hex')}${PART_SUFFIX}`);
   opts.onEvent?.({ type: 'download', file: name, bytes: 0, totalBytes: size });
   return {
-    input: {
-      name,
-      label: `${name} of ${where}`,
-      size,
-      open,
-      stages: () => {
-        running = phase();
-        checker = new CheckingStream(expected, (bytes) => running?.update(bytes, name), { gzip: false }); // psql's gunzip checks the gzip stream
-        checker.once('finish', () => running?.done()); // every byte arrived, size and sha256 as the manifest says
-        return [checker, new SaveCopy(temp, target)];
-      },
-    },
+    input: input(() => [startCheck(), new SaveCopy(temp, target)]),
     finish: async (ok) => {
       if (ok && checker) {
         try {
