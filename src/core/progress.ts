@@ -144,10 +144,11 @@ export class Phase {
 
   private report(force: boolean): void {
     const now = this.tracker.now();
+    if (!force && now - this.lastReport < this.intervalMs) return; // called per chunk: nothing more to do
+    this.lastReport = now;
+    // Rate samples at report times only: a handful per window, whatever the chunk rate.
     this.samples.push([now, this.bytes]);
     while (this.samples.length > 2 && now - this.samples[1]![0] >= WINDOW_MS) this.samples.shift();
-    if (!force && now - this.lastReport < this.intervalMs) return;
-    this.lastReport = now;
     this.listener(this.snapshot());
   }
 }

@@ -39,7 +39,7 @@ export async function pruneSource(source: BackupSource, retentionDays: number, o
   const entries = await source.list(opts.signal);
   let expired = expiredBackups(entries, retentionDays, now, opts.keep);
   let protectedEntries: BackupEntry[] = [];
-  const warnings = leftAlone(entries, retentionDays, now);
+  const warnings: string[] = [];
   if (opts.shippedTo && opts.shippedTo.length > 0 && expired.length > 0) {
     const safe = await shippedEverywhere(expired, opts.shippedTo, now, warnings, opts.signal);
     protectedEntries = expired.filter((e) => !safe.has(e.folder));
@@ -58,11 +58,11 @@ export async function pruneSource(source: BackupSource, retentionDays: number, o
       ? await (source as Destination).pruneIncomplete!(new Date(now.getTime() - DAY_MS), { signal: opts.signal, dryRun: opts.dryRun })
       : [];
   const gone = new Set(expired.map((e) => e.folder));
-  if (protectedEntries.length > 0 && !warnings.some((w) => w.startsWith('kept expired local backups'))) {
+  if (protectedEntries.length > 0 && warnings.length === 0) {
     warnings.push(`kept expired local backups ${protectedEntries.map((e) => e.folder).join(', ')}: an enabled destination should hold them and does not`);
   }
   return {
-    warnings,
+    warnings: [...leftAlone(entries, retentionDays, now), ...warnings],
     incomplete,
     source,
     retentionDays,

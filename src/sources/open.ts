@@ -58,7 +58,7 @@ export function selectSources(input: SettingInput, opts: { localMustExist?: bool
       if (explicit || kind === 'local' || destinations.length === 0) {
         throw new UsageError(`BACKUP_DIR ${local.dir} ${problem}; point BACKUP_DIR at the folder that holds the backups, e.g. BACKUP_DIR=/backups`);
       }
-      (input as { notice?: (message: string) => void }).notice?.(`BACKUP_DIR ${local.dir} (the default) ${problem}: reading only ${destinations.map((d) => `${d.kind}:${d.location}`).join(', ')}`);
+      input.notice?.(`BACKUP_DIR ${local.dir} (the default) ${problem}: reading only ${destinations.map((d) => `${d.kind}:${d.location}`).join(', ')}`);
       all = destinations;
     }
   }

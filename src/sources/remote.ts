@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Client, FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import type { Manifest } from '../core/backup/manifest.js';
-import { MAX_MANIFEST_BYTES } from '../core/backup/manifest.js';
 import { FOLDER_PATTERN, folderTime, MANIFEST_FILE } from '../core/backup/names.js';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
@@ -15,7 +14,7 @@ import type { RemoteSettings } from '../core/settings/destinations.js';
 import { mapLimit } from '../core/map-limit.js';
 import { sftpReadStream } from './ssh-sftp-stream.js';
 import { rsyncInto } from './rsync.js';
-import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, type ListedFolder } from './entry.js';
+import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, oversizedManifest, type ListedFolder } from './entry.js';
 import type { BackupEntry, Destination, PushProgress } from '../core/source.js';
 import { connectSsh, isTransientRemote, loadPrivateKey, openSftp, RemoteError, withSsh } from './ssh-connection.js';
 import { isNoSuchFile, mkdirp, removeTree, rjoin, sftpCode, sftpOps, SFTP_FAILURE, type SftpOps } from './ssh-sftp.js';
@@ -108,9 +107,8 @@ export class RemoteDestination implements Destination {
     const manifestEntry = listed.files.find((f) => f.name === MANIFEST_FILE);
     if (!manifestEntry) return entryWithoutManifest(listed);
     const where = `${this.location}/${folder}`;
-    if (manifestEntry.bytes > MAX_MANIFEST_BYTES) {
-      return { folder, time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${manifestEntry.bytes} bytes, too big for a manifest; the backup is damaged`, files: listed.files };
-    }
+    const oversized = oversizedManifest(listed, where, manifestEntry.bytes);
+    if (oversized) return oversized;
     let text: string;
     try {
       text = (await ops.readFile(rjoin(path, MANIFEST_FILE))).toString('utf8');

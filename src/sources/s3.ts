@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { AbortedError, ExternalError, VerificationError } from '../core/errors.js';
-import { MAX_MANIFEST_BYTES, parseManifest, serializeManifest, type Manifest } from '../core/backup/manifest.js';
+import { parseManifest, serializeManifest, type Manifest } from '../core/backup/manifest.js';
 import { FOLDER_PATTERN, MANIFEST_FILE, folderTime } from '../core/backup/names.js';
 import { redact } from '../core/secrets.js';
 import type { S3Settings } from '../core/settings/destinations.js';
 import { PermanentS3Error, describeS3Error, isNoSuchKey } from './s3-errors.js';
 import { mapLimit } from '../core/map-limit.js';
-import { entryWithManifest, entryWithoutManifest } from './entry.js';
+import { entryWithManifest, entryWithoutManifest, oversizedManifest } from './entry.js';
 import type { BackupEntry, Destination, PushProgress } from '../core/source.js';
 import { S3Store, type FolderObjects, type S3Tuning } from './s3-store.js';
 
@@ -189,9 +189,8 @@ export class S3Destination implements Destination {
     const manifestObject = objects.files.get(MANIFEST_FILE);
     if (manifestObject) {
       const where = `${this.location}/${folder}`;
-      if (manifestObject.bytes > MAX_MANIFEST_BYTES) {
-        return { folder, time, status: 'damaged', problem: `${where}/${MANIFEST_FILE} is ${manifestObject.bytes} bytes, too big for a manifest; the backup is damaged`, files };
-      }
+      const oversized = oversizedManifest(listed, where, manifestObject.bytes);
+      if (oversized) return oversized;
       const text = await this.store.retry(`read of ${folder}/${MANIFEST_FILE} from ${this.location}`, () => this.store.readText(this.keyOf(folder, MANIFEST_FILE), signal), signal).catch(
         (err: unknown) => {
           if (signal?.aborted || err instanceof AbortedError) throw new AbortedError();

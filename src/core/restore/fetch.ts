@@ -579,7 +579,7 @@ class SaveCopy extends Transform {
   private readonly out: WriteStream;
 
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly shownAs: string,
   ) {
     super();
