@@ -138,10 +138,10 @@ describe('pg-backups restore with RESTORE_* settings', () => {
   it('a truncated file and a missing manifest entry are refused with exit 3; the target is untouched', async () => {
     const target = await freshTarget();
     const damagedDir = join(dir, 'damaged-local');
-    // The backup with its cluster file cut in half (the manifest as it was: an incomplete folder).
+    // The backup with a database file cut in half (the manifest as it was: an incomplete folder).
     await cp(join(dir, 'local', folder), join(damagedDir, folder), { recursive: true });
-    const cluster = join(damagedDir, folder, 'postgres_cluster.sql.gz');
-    await truncate(cluster, Math.floor((await stat(cluster)).size / 2));
+    const cutFile = join(damagedDir, folder, 'postgres_db_app.sql.gz');
+    await truncate(cutFile, Math.floor((await stat(cutFile)).size / 2));
     // The same backup under an older name, with the app database's manifest entry gone (a damaged manifest).
     const older = '20200101_000000';
     await cp(join(dir, 'local', folder), join(damagedDir, older), { recursive: true });
@@ -156,7 +156,7 @@ describe('pg-backups restore with RESTORE_* settings', () => {
     const cut = await runCli(['restore'], { ...env, RESTORE_TYPE: 'cluster' });
     expect(cut.code).toBe(3);
     // Refused by the preflight plan, from the listing: the file is half the size its manifest says.
-    expect(cut.stderr).toMatch(/postgres_cluster\.sql\.gz of backup \d{8}_\d{6} on local .* is damaged: it has \d+ bytes, the manifest says \d+; refusing to restore it/);
+    expect(cut.stderr).toMatch(/postgres_db_app\.sql\.gz of backup \d{8}_\d{6} on local .* is damaged: it has \d+ bytes, the manifest says \d+; refusing to restore it/);
     const missing = await runCli(['restore'], { ...env, RESTORE_FOLDER: older, RESTORE_TYPE: 'database', RESTORE_DATABASE: 'app' });
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/does not list postgres_db_app\.sql\.gz, the file of database "app" \(a missing manifest entry\); the backup is damaged; refusing to restore from it/);

@@ -150,9 +150,10 @@ describe('restore: download on demand and verification', () => {
       expect(entry).toMatchObject({ folder, status: 'finished' });
       for (const [type, database, file] of cases) {
         const names = filesForRestore(entry, type, database);
-        expect(names).toEqual([file]);
+        // A cluster restore takes the globals and every database of the cluster file from their own files.
+        expect(names).toEqual(type === 'cluster' ? [GLOBALS, 'postgres_db_template1.sql.gz', APP, 'postgres_db_postgres.sql.gz', SALES] : [file]);
         const events: RestoreEvent[] = [];
-        const [fetched, ...rest] = await fetchForRestore(source, entry, names, { restoreDir, onEvent: (e) => events.push(e) });
+        const [fetched, ...rest] = await fetchForRestore(source, entry, [file], { restoreDir, onEvent: (e) => events.push(e) });
         expect(rest).toEqual([]);
         const listed = manifest.files.find((f) => f.name === file)!;
         expect(fetched).toMatchObject({ name: file, bytes: listed.bytes, sha256: listed.sha256 });
@@ -321,7 +322,7 @@ describe('restore: download on demand and verification', () => {
       expect(warnings).toEqual([`backup ${folder} is incomplete (${GLOBALS} is missing; ${APP} has ${Math.floor(app.length * 0.6)} bytes, the manifest says ${app.length}); only files that are whole and match the manifest are restored from it`]);
       const where = `backup ${folder} on ${source.kind} ${source.location}`;
 
-      const flipped = await refused(source, entry, filesForRestore(entry, 'cluster'), restoreDir, CLUSTER, /is damaged: /);
+      const flipped = await refused(source, entry, [CLUSTER], restoreDir, CLUSTER, /is damaged: /);
       expect(flipped.message.startsWith(`${CLUSTER} of ${where} is damaged: `)).toBe(true);
       expect(flipped.message).toMatch(/sha256 [0-9a-f]{64} differs from the manifest's|not a valid gzip stream/);
 
@@ -337,7 +338,7 @@ describe('restore: download on demand and verification', () => {
 
       await rm(restoreDir, { recursive: true, force: true });
       const whole = pickBackup(entries, '20200102_000000');
-      const mtime = await refused(source, whole, filesForRestore(whole, 'cluster'), restoreDir, CLUSTER, /is damaged: its sha256 [0-9a-f]{64} differs from the manifest's [0-9a-f]{64}; refusing/);
+      const mtime = await refused(source, whole, [CLUSTER], restoreDir, CLUSTER, /is damaged: its sha256 [0-9a-f]{64} differs from the manifest's [0-9a-f]{64}; refusing/);
       expect(mtime.message).not.toMatch(/gzip/);
       console.log(`${source.kind} refusals:\n  ${[flipped, truncated, missing, mtime].map((e) => e.message).join('\n  ')}`);
 

@@ -112,7 +112,10 @@ describe('the preflight plan of a restore', () => {
     expect(overwrite.plan.warnings).toContain('existing role(s) "reader" get the attributes, passwords and memberships of the backup');
 
     const cluster = await planRestore({ request: request({ source: 'local', type: 'cluster', database: undefined }), source: local, conn: conn(target), signal: new AbortController().signal });
-    expect(cluster.plan.files).toEqual([{ name: 'postgres_cluster.sql.gz', bytes: expect.any(Number), how: 'checked in place' }]);
+    // The globals, then every database of the cluster file from its own file (template1 first, as dumped).
+    expect(cluster.plan.files.map((f) => f.name)).toEqual(['postgres_globals.sql.gz', 'postgres_db_template1.sql.gz', 'postgres_db_app.sql.gz', 'postgres_db_postgres.sql.gz']);
+    expect(cluster.plan.files.every((f) => f.how === 'checked in place' && f.bytes > 0)).toBe(true);
+    expect(cluster.plan.cluster).toEqual({ staged: true, jobs: expect.any(Number), databases: ['template1', 'app', 'postgres'] });
     expect(cluster.plan.refusals).toEqual([{ exitCode: 2, message: expect.stringMatching(/is not fresh: it already has database\(s\) "app" and role\(s\) "reader"/) }]);
 
     // A backup said to come from PostgreSQL 17 (its manifest edited) onto this 15 server, with no

@@ -22,6 +22,11 @@ export function planLines(plan: RestorePlan): string[] {
     const d = plan.database;
     row('database', `${JSON.stringify(d.original)}${d.target !== d.original ? ` restored as ${JSON.stringify(d.target)}` : ''}, into a staging database first, swapped in when psql has finished`);
   }
+  if (plan.cluster?.staged) {
+    row('cluster', `the globals first, then ${plan.cluster.databases.length} database(s) into staging databases, ${plan.cluster.jobs} at a time; put in place under their real names only when every one is restored`);
+  } else if (plan.cluster) {
+    row('cluster', 'the cluster file as one psql run (not staged: a failure part-way leaves part of the cluster on the server)');
+  }
   if (plan.creates.length > 0) row('creates', `database(s) ${q(plan.creates)}`);
   for (const name of plan.replaces) {
     const sessions = plan.sessions.find((s) => s.database === name)?.count ?? 0;

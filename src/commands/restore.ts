@@ -25,6 +25,7 @@ export const restoreCommand: Command = {
     database: { type: 'string' },
     'target-database': { type: 'string' },
     overwrite: { type: 'boolean' },
+    jobs: { type: 'string' },
     'restore-dir': { type: 'string' },
     'backup-dir': { type: 'string' },
     'pg-bin-dir': { type: 'string' },
@@ -32,9 +33,10 @@ export const restoreCommand: Command = {
   },
   help: `Usage: pg-backups restore [options]
 
-Restores from a backup on local disk, S3 or the remote host. The files it needs are downloaded into
-RESTORE_DIR and verified (gzip stream, size, sha256) before the target is touched; a damaged backup
-stops the restore with exit 3. It never asks anything when RESTORE_* settings (or the flags) are given.
+Restores from a backup on local disk, S3 or the remote host. Each file is read once: downloaded into
+RESTORE_DIR and checked (gzip stream, size, sha256) while psql restores it into a staging database;
+a damaged file stops the restore with exit 3 and nothing of it under its real name. It never asks
+anything when RESTORE_* settings (or the flags) are given.
 
   --type cluster|globals|database  RESTORE_TYPE
   --source local|s3|remote         RESTORE_SOURCE (default: the only enabled source)
@@ -42,6 +44,8 @@ stops the restore with exit 3. It never asks anything when RESTORE_* settings (o
   --database NAME                  RESTORE_DATABASE (with --type database)
   --target-database NAME           RESTORE_TARGET_DATABASE: restore under another name (a test restore)
   --overwrite                      RESTORE_OVERWRITE=true: replace a database that exists
+  --jobs N                         RESTORE_JOBS: databases of a cluster restored at once (default:
+                                   one per core, 2 to 4)
   --restore-dir DIR                RESTORE_DIR (default /restore): where downloads go
   --backup-dir DIR                 BACKUP_DIR (default /backups): the local source
   --pg-bin-dir DIR                 PG_BIN_DIR: where psql is (default: install places, then PATH)
@@ -54,7 +58,10 @@ ${CONNECTION_HELP}
 S3 and the remote host: the settings of \`pg-backups backup --help\`.
 
 A database is restored into a staging database and swapped in only when the restore succeeded: a
-failure part-way leaves the existing database as it was. A cluster restore is for a fresh server.
+failure part-way leaves the existing database as it was. A cluster restore is for a fresh server:
+the globals first, then every database into a staging database (RESTORE_JOBS at once), all put in
+place under their real names only when every one has been restored; a failure drops them all and
+says which roles the globals created.
 
 ${GENERAL_SETTINGS_HELP}
 
@@ -104,6 +111,8 @@ ${EXIT_CODES_HELP}
       database: request.database ?? null,
       target: summary.outcome.target,
       files: summary.files.map((f) => ({ name: f.name, path: f.path, bytes: f.bytes, sha256: f.sha256 })),
+      ...(summary.outcome.created ? { createdRoles: summary.outcome.created.roles, createdTablespaces: summary.outcome.created.tablespaces } : {}),
+      ...('databases' in summary.outcome ? { databases: summary.outcome.databases } : {}),
       warnings: summary.outcome.warnings,
     });
     ctx.out.print(`restored ${summary.type} ${summary.outcome.target} from ${summary.folder} (${summary.source})`);

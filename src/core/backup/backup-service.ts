@@ -164,7 +164,9 @@ async function dumpAll(
     files.push(await finish(globals, 'globals', emit));
 
     for (const [index, database] of plan.clusterDatabases.entries()) {
-      const ownFile = plan.databases.includes(database);
+      // template1 gets a file of its own too (not among the backup's databases): a cluster restore
+      // stages every database of the cluster from its own file, template1 included.
+      const ownFile = plan.databases.includes(database) || database === 'template1';
       emit({ type: 'step', step: 'database', database, index, total: plan.clusterDatabases.length, ownFile });
       const file = ownFile ? await open(databaseFileName(database)) : undefined;
       await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabase(ctx, database, { file, cluster }));

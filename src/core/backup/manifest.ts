@@ -37,7 +37,7 @@ export interface Manifest {
   rolePasswords: boolean;
   /** The databases with a file of their own, in the order they were dumped. */
   databases: string[];
-  /** Databases in the cluster file (adds template1 when it allows connections). */
+  /** Databases in the cluster file (adds template1 when it allows connections; since 0.2 it has a file of its own too). */
   clusterDatabases: string[];
   files: ManifestFile[];
 }
@@ -146,8 +146,9 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
   for (const db of m.databases as string[]) {
     if (!dbFiles.has(db)) return `does not list ${databaseFileName(db)}, the file of database ${JSON.stringify(db)} (a missing manifest entry)`;
   }
-  const extra = [...dbFiles.keys()].find((db) => !(m.databases as string[]).includes(db));
-  if (extra !== undefined) return `lists a file of database ${JSON.stringify(extra)}, which its "databases" does not name`;
+  // A database of the cluster file may have a file without being one of the backup's databases (template1).
+  const extra = [...dbFiles.keys()].find((db) => !(m.databases as string[]).includes(db) && !(m.clusterDatabases as string[]).includes(db));
+  if (extra !== undefined) return `lists a file of database ${JSON.stringify(extra)}, which neither its "databases" nor its "clusterDatabases" name`;
   return undefined;
 }
 

@@ -12,11 +12,12 @@ import { findClientTools, knowsRestrict, type ClientTools } from '../postgres/cl
 import { inspectServer, type ServerInfo } from '../postgres/server.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
 import type { RestoreEvent, RestoreType } from './model.js';
-import { dropDatabase, dropStaleStaging, endSessionsOf, maintenanceDb, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
+import { endSessionsOf, withClient } from './execute-admin.js';
 import { PsqlFailure, runPsqlFile, type StreamedInput } from './execute-psql.js';
-import { judgeGlobals, olderServerRefusal, OVERWRITE_HINT, targetNameRefusal } from './target-checks.js';
+import { judgeGlobals, olderServerRefusal, targetNameRefusal } from './target-checks.js';
 import { scanFile } from './sql-scan.js';
-import { ProgressTracker, type Phase } from '../progress.js';
+import { ProgressTracker } from '../progress.js';
+import { hintFor, putInPlace, stageDatabase } from './stage.js';
 
 export interface ExecuteRestore {
   type: RestoreType;
@@ -37,6 +38,8 @@ export interface ExecuteRestore {
   onEvent?: (e: RestoreEvent) => void;
   /** Where the psql phase and the swap report their progress (default: through onEvent). */
   progress?: ProgressTracker;
+  /** The target as prepareTarget() found it (a caller that restores several files checks it once). */
+  target?: RestoreTarget;
 }
 
 export interface RestoreOutcome {
@@ -45,43 +48,32 @@ export interface RestoreOutcome {
   target: string;
   psqlVersion: string;
   warnings: string[];
+  /** globals and cluster: the roles and tablespaces the restore created. */
+  created?: { roles: string[]; tablespaces: string[] };
 }
 
 
-export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcome> {
-  const emit = req.onEvent ?? (() => {});
-  const step = (message: string) => emit({ type: 'step', message });
-  const warnings: string[] = [];
-  const warn = (message: string) => {
-    warnings.push(message);
-    emit({ type: 'warning', message });
-  };
-  if (req.signal.aborted) throw new AbortedError();
-  const tracker = req.progress ?? new ProgressTracker((progress) => emit({ type: 'progress', progress }));
-  if (req.file === undefined && req.input === undefined) throw new Error('executeRestore: a file or an input is needed');
-  if (req.input && (!req.manifest || req.type !== 'database')) throw new Error('executeRestore: a streamed input is for database restores with a manifest');
-  const fileName = req.input?.name ?? fileLabel(req.file!);
-  const fileEntry = req.manifest?.files.find((f) => f.name === fileName);
-  const psqlProgress = (kind: 'restore-database' | 'restore-globals' | 'restore-cluster', id: string, label: string) => ({
-    phase: tracker.phase(kind, id, label),
-    rawTotal: fileEntry?.rawBytes,
-  });
+export interface RestoreTarget {
+  server: ServerInfo;
+  tools: ClientTools;
+  /** psql before 17.6 does not know \restrict: those lines are left out. */
+  stripRestrict: boolean;
+  currentUser: string;
+}
 
-  let target: string | undefined;
-  if (req.type === 'database') {
-    if (!req.database) throw new UsageError('RESTORE_DATABASE is not set; a database restore needs the name of the database in the backup, e.g. RESTORE_DATABASE=app');
-    target = req.targetDatabase ?? req.database;
-    const setting = req.targetDatabase !== undefined ? 'RESTORE_TARGET_DATABASE' : 'RESTORE_DATABASE';
-    // Refused before anything is read or touched (the settings reader refuses it too; this guards every caller).
-    const refused = targetNameRefusal(target, setting);
-    if (refused) throw refused;
-  }
-
+/**
+ * What a restore checks on its target before it touches it: the server answers and is not older
+ * than the backup's, a psql at least as new as the pg_dump that made the file is found.
+ */
+export async function prepareTarget(
+  req: { conn: ConnectionSettings; manifest?: Manifest; pgBinDir?: string; file?: string; signal: AbortSignal },
+  step: (m: string) => void,
+): Promise<RestoreTarget> {
   // The versions come from the manifest; a legacy file says them in its header comments.
   let header: Header = {};
-  if (!req.manifest) {
+  if (!req.manifest && req.file) {
     step('reading the backup file header');
-    header = await readHeader(req.file!, req.signal);
+    header = await readHeader(req.file, req.signal);
   }
   const where = describeServer(req.conn);
   step(`checking the server at ${where}`);
@@ -98,112 +90,73 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
     pgBinDir: req.pgBinDir,
   });
   step(`using psql ${tools.version} from ${tools.dir}`);
-  const stripRestrict = !knowsRestrict(tools.version);
   const currentUser = await withClient(req.conn, req.conn.database, async (c) => {
     const r = await c.query<{ u: string }>('SELECT current_user AS u');
     return r.rows[0]!.u;
   });
-
-  if (req.type === 'database') {
-    await restoreDatabase(req, { target: target!, server, tools, stripRestrict, step, warn, tracker, psqlProgress });
-    return { type: 'database', target: target!, psqlVersion: tools.version, warnings };
-  }
-  await restoreGlobalsOrCluster(req, { server, tools, stripRestrict, currentUser, step, warn, tracker, psqlProgress });
-  return { type: req.type, target: where, psqlVersion: tools.version, warnings };
+  return { server, tools, stripRestrict: !knowsRestrict(tools.version), currentUser };
 }
 
-interface Ctx {
+export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcome> {
+  const emit = req.onEvent ?? (() => {});
+  const step = (message: string) => emit({ type: 'step', message });
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    emit({ type: 'warning', message });
+  };
+  if (req.signal.aborted) throw new AbortedError();
+  const tracker = req.progress ?? new ProgressTracker((progress) => emit({ type: 'progress', progress }));
+  if (req.file === undefined && req.input === undefined) throw new Error('executeRestore: a file or an input is needed');
+  if (req.input && (!req.manifest || req.type !== 'database')) throw new Error('executeRestore: a streamed input is for database restores with a manifest');
+  const fileName = req.input?.name ?? fileLabel(req.file!);
+  const rawTotal = req.manifest?.files.find((f) => f.name === fileName)?.rawBytes;
+
+  let target: string | undefined;
+  if (req.type === 'database') {
+    if (!req.database) throw new UsageError('RESTORE_DATABASE is not set; a database restore needs the name of the database in the backup, e.g. RESTORE_DATABASE=app');
+    target = req.targetDatabase ?? req.database;
+    const setting = req.targetDatabase !== undefined ? 'RESTORE_TARGET_DATABASE' : 'RESTORE_DATABASE';
+    // Refused before anything is read or touched (the settings reader refuses it too; this guards every caller).
+    const refused = targetNameRefusal(target, setting);
+    if (refused) throw refused;
+  }
+  const prepared = req.target ?? (await prepareTarget(req, step));
+  const ctx: Ctx = { ...prepared, step, warn, tracker, rawTotal };
+  const where = describeServer(req.conn);
+  if (req.type === 'database') {
+    await restoreDatabase(req, { ...ctx, target: target! });
+    return { type: 'database', target: target!, psqlVersion: prepared.tools.version, warnings };
+  }
+  const created = await restoreGlobalsOrCluster(req, ctx);
+  return { type: req.type, target: where, psqlVersion: prepared.tools.version, warnings, created };
+}
+
+interface Ctx extends RestoreTarget {
   tracker: ProgressTracker;
-  psqlProgress: (kind: 'restore-database' | 'restore-globals' | 'restore-cluster', id: string, label: string) => { phase: Phase; rawTotal?: number };
-  server: ServerInfo;
-  tools: ClientTools;
-  stripRestrict: boolean;
+  /** The file's uncompressed size, from the manifest. */
+  rawTotal?: number;
   step: (m: string) => void;
   warn: (m: string) => void;
 }
 
 async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string }): Promise<void> {
-  const { target, server, step } = ctx;
-  const original = req.database!;
-  const where = describeServer(req.conn);
-  const staging = sideName(target, 'restore');
-  const maintenance = maintenanceDb(req.conn, [staging, target]);
-  const exists = await withClient(req.conn, maintenance, async (c) => {
-    const r = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [[target, staging]]);
-    return new Set(r.rows.map((row) => row.datname));
+  const common = { conn: req.conn, server: ctx.server, overwrite: req.overwrite, tracker: ctx.tracker, step: ctx.step, warn: ctx.warn };
+  const staged = await stageDatabase({
+    ...common,
+    tools: ctx.tools,
+    stripRestrict: ctx.stripRestrict,
+    original: req.database!,
+    target: ctx.target,
+    file: req.file,
+    input: req.input,
+    rawTotal: ctx.rawTotal,
+    signal: req.signal,
   });
-  if (exists.has(staging)) throw new ExternalError(`the staging name ${JSON.stringify(staging)} is taken on ${where}; try again`);
-  if (exists.has(target) && !req.overwrite) {
-    throw new UsageError(`database ${JSON.stringify(target)} already exists on ${where}; nothing was restored; ${OVERWRITE_HINT}`);
-  }
-  const stale = await dropStaleStaging(req.conn, maintenance, target, server.major);
-  for (const name of stale.dropped) ctx.warn(`dropped ${JSON.stringify(name)}, the staging database of an earlier restore that was killed`);
-  for (const name of stale.unmarked) {
-    ctx.warn(`left ${JSON.stringify(name)} alone: it is named like a staging database of pg-backups but does not carry its mark; drop it by hand if it is a leftover`);
-  }
-
-  const label = `restore of database ${JSON.stringify(original)}${target !== original ? ` as ${JSON.stringify(target)}` : ''}`;
-  step(`restoring ${JSON.stringify(original)} into the staging database ${JSON.stringify(staging)}`);
-  const untouched = exists.has(target) ? `the existing database ${JSON.stringify(target)} is as it was` : `no database ${JSON.stringify(target)} was created`;
-  const appName = `pgb ${staging}`;
-  const cleanUp = async (): Promise<string> => {
-    step(`dropping the staging database ${JSON.stringify(staging)}`);
-    try {
-      await endSessionsOf(req.conn, maintenance, appName);
-      await dropDatabase(req.conn, maintenance, staging, server.major);
-      return `the staging database was dropped and ${untouched}`;
-    } catch (err) {
-      return redact(`${untouched}, but the staging database ${JSON.stringify(staging)} could not be dropped (${messageOf(err)}); drop it with DROP DATABASE "${staging}"`);
-    }
-  };
-  const progress = ctx.psqlProgress('restore-database', `restore-database:${target}`, label);
-  try {
-    const result = await runPsqlFile({
-      progress,
-      tools: ctx.tools,
-      conn: req.conn,
-      database: maintenance,
-      file: req.file ?? '',
-      input: req.input,
-      rewrite: { mode: 'database', database: original, staging, stripRestrict: ctx.stripRestrict, serverMajor: server.major, label: req.input?.name ?? fileLabel(req.file!) },
-      signal: req.signal,
-      label: `psql (${label})`,
-      appName,
-    });
-    for (const w of result.warnings) ctx.warn(`psql: ${w}`);
-    progress.phase.done();
-  } catch (err) {
-    progress.phase.failed();
-    const after = await cleanUp();
-    if (err instanceof AbortedError) throw new AbortedError(`${label} was stopped before it finished; ${after}`);
-    if (err instanceof VerificationError) throw new VerificationError(`${err.message}; ${after}`);
-    if (err instanceof PsqlFailure) {
-      throw new ExternalError(`${label} failed while psql ran the backup into the staging database ${JSON.stringify(staging)}${err.where ? ` (${err.where})` : ''}: ${err.psqlMessage}${hintFor(err.psqlMessage)}; ${after}`);
-    }
-    throw new ExternalError(redact(`${label} failed: ${messageOf(err)}; ${after}`));
-  }
-  if (req.signal.aborted) {
-    const after = await cleanUp();
-    throw new AbortedError(`${label} was stopped before it finished; ${after}`);
-  }
-  // From here on the swap runs to its end: it is short, and stopping it half-way helps nobody.
-  const swapPhase = ctx.tracker.phase('swap', `swap:${target}`, `putting ${JSON.stringify(target)} in place`);
-  try {
-    const swap = await swapIntoPlace(req.conn, { staging, target, overwrite: req.overwrite, serverMajor: server.major, step });
-    for (const w of swap.warnings) ctx.warn(w);
-    swapPhase.done();
-  } catch (err) {
-    swapPhase.failed();
-    const after = await cleanUp();
-    if (err instanceof SwapRefused) {
-      throw new UsageError(`database ${JSON.stringify(target)} appeared on ${where} while the restore ran; ${after}; ${OVERWRITE_HINT}`);
-    }
-    throw new ExternalError(redact(`${label}: putting the restored database in place failed: ${messageOf(err)}; ${after}`));
-  }
-  step(`database ${JSON.stringify(target)} restored`);
+  await putInPlace(common, staged);
 }
 
-async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { currentUser: string }): Promise<void> {
+async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx): Promise<{ roles: string[]; tablespaces: string[] }> {
   const { step } = ctx;
   const where = describeServer(req.conn);
   const kind = req.type as 'globals' | 'cluster';
@@ -233,7 +186,7 @@ async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { current
 
   step(`restoring the ${kind} onto ${where} with psql`);
   const appName = `pgb restore ${kind} ${randomBytes(6).toString('hex')}`;
-  const progress = ctx.psqlProgress(kind === 'globals' ? 'restore-globals' : 'restore-cluster', `restore-${kind}`, `restore of the ${kind}`);
+  const progress = { phase: ctx.tracker.phase(kind === 'globals' ? 'restore-globals' : 'restore-cluster', `restore-${kind}`, `restore of the ${kind}`), rawTotal: ctx.rawTotal };
   try {
     const result = await runPsqlFile({
       progress,
@@ -260,6 +213,7 @@ async function restoreGlobalsOrCluster(req: ExecuteRestore, ctx: Ctx & { current
     throw new ExternalError(redact(`the ${kind} restore failed: ${messageOf(err)}; ${state}`));
   }
   step(`${kind} restored onto ${where}`);
+  return { roles: judged.creates.roles, tablespaces: judged.creates.tablespaces };
 }
 
 /** What a failed globals/cluster restore left behind (they cannot run in one transaction). */
@@ -275,11 +229,6 @@ async function partialState(req: ExecuteRestore, before: ServerInfo, kind: 'glob
   }
 }
 
-function hintFor(message: string): string {
-  if (/role ".*" does not exist/.test(message)) return ' (restore the globals first: RESTORE_TYPE=globals)';
-  if (/permission denied|must be superuser|must be owner/.test(message)) return ' (restore as a superuser)';
-  return '';
-}
 
 function fileLabel(file: string): string {
   return file.split('/').pop() ?? file;

@@ -25,7 +25,7 @@ import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ExternalError, UsageError, VerificationError, isAbort, messageOf } from '../errors.js';
 import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile } from '../backup/names.js';
-import { plainNameProblem, type ManifestFile } from '../backup/manifest.js';
+import { plainNameProblem, type Manifest, type ManifestFile } from '../backup/manifest.js';
 import type { BackupEntry, BackupSource } from '../source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
 import { isFuture } from '../retention.js';
@@ -75,6 +75,10 @@ export function filesForRestore(entry: BackupEntry, type: RestoreType, database?
     const manifest = entry.manifest;
     if (!manifest) throw new VerificationError(`${where} is marked finished but has no manifest; refusing to restore from it`);
     const listed = (name: string) => manifest.files.find((f) => f.name === name);
+    if (type === 'cluster') {
+      const staged = stagedClusterFiles(manifest);
+      if (staged) return [staged.globals, ...staged.databases.map((d) => d.file)];
+    }
     if (type !== 'database') {
       const name = type === 'cluster' ? CLUSTER_FILE : GLOBALS_FILE;
       if (!listed(name)) throw missingEntry(where, name);
@@ -103,6 +107,24 @@ export function filesForRestore(entry: BackupEntry, type: RestoreType, database?
     names.find((n) => n === databaseFileName(database)) ?? names.find((n) => n === `postgres_db_${database}.sql.gz`) ?? names.find((n) => databaseOfFile(n) === database);
   if (!name) throw notInBackup(where, database, has);
   return [name];
+}
+
+/**
+ * The files of a staged cluster restore: the globals, then the file of each database of the cluster
+ * file, in the order they were dumped (the cluster file is made of exactly these bytes). Undefined
+ * when one is missing from the manifest: a backup made before pg-backups 0.2 has no file of its own
+ * for template1, and is restored from the cluster file as one psql run.
+ */
+export function stagedClusterFiles(manifest: Manifest): { globals: string; databases: Array<{ database: string; file: string }> } | undefined {
+  const globals = manifest.files.find((f) => f.kind === 'globals');
+  if (!globals || manifest.clusterDatabases.length === 0) return undefined;
+  const databases: Array<{ database: string; file: string }> = [];
+  for (const database of manifest.clusterDatabases) {
+    const file = manifest.files.find((f) => f.kind === 'database' && f.database === database);
+    if (!file) return undefined;
+    databases.push({ database, file: file.name });
+  }
+  return { globals: globals.name, databases };
 }
 
 function missingEntry(where: string, name: string): VerificationError {

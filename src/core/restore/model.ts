@@ -18,6 +18,8 @@ export interface RestoreRequest {
   overwrite: boolean;
   /** Where downloads from S3 or the remote host go (RESTORE_DIR). */
   restoreDir: string;
+  /** A cluster restore: how many databases are restored at once (RESTORE_JOBS; default from the machine). */
+  jobs?: number;
 }
 
 /** Progress of a restore, for logs and the UI. */

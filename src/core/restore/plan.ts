@@ -14,7 +14,8 @@ import { redact } from '../secrets.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
 import type { BackupEntry, BackupSource } from '../source.js';
 import { withClient } from './execute-admin.js';
-import { filesForRestore, pickBackup } from './fetch.js';
+import { filesForRestore, pickBackup, stagedClusterFiles } from './fetch.js';
+import { defaultRestoreJobs } from './execute-cluster.js';
 import type { RestoreRequest, RestoreType } from './model.js';
 import { scanStream } from './sql-scan.js';
 import { judgeGlobals, olderServerRefusal, OVERWRITE_HINT, targetNameRefusal } from './target-checks.js';
@@ -54,6 +55,8 @@ export interface RestorePlan {
   psql?: { version: string; dir: string };
   /** database restores: the database in the backup and the name it lands under. */
   database?: { original: string; target: string; exists: boolean };
+  /** cluster: how it runs: staged (every database from its own file, `jobs` at once) or as one psql run of the cluster file (older backups). */
+  cluster?: { staged: boolean; jobs: number; databases: string[] };
   /** Databases that will be created on the server. */
   creates: string[];
   /** Databases that will be replaced (only with RESTORE_OVERWRITE). */
@@ -198,6 +201,26 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
     }
   }
 
+  if (request.type === 'cluster') {
+    const staged = manifest !== undefined && stagedClusterFiles(manifest) !== undefined;
+    plan.cluster = { staged, jobs: staged ? (request.jobs ?? defaultRestoreJobs()) : 1, databases: manifest?.clusterDatabases ?? [] };
+    if (!staged) {
+      warnings.push(`${entry.folder} ${manifest ? 'was made before pg-backups 0.2 (template1 has no file of its own)' : 'is a legacy backup'}: its cluster file is restored as one psql run, not staged; a failure part-way leaves part of the cluster on the server`);
+    } else if (server) {
+      // The fresh server's own postgres and template1 are replaced by the backup's.
+      const has = new Set(server.databases.map((d) => d.name));
+      for (const name of manifest!.clusterDatabases.filter((d) => d === 'postgres' || d === 'template1')) {
+        if (!has.has(name)) continue;
+        plan.replaces.push(name);
+        const count = await sessionsOn(conn, name);
+        if (count > 0) {
+          plan.sessions.push({ database: name, count });
+          warnings.push(`${count} session(s) on database ${JSON.stringify(name)} will be ended when the backup's ${name} is put in its place`);
+        }
+      }
+    }
+  }
+
   if (server && request.type !== 'database' && !damagedFiles.has(fileNames[0]!)) {
     const kind = request.type;
     // What the file creates: the head of the file, up to its first \connect, read from the source.
@@ -238,7 +261,7 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
 }
 
 async function sessionsOn(conn: ConnectionSettings, database: string): Promise<number> {
-  return withClient(conn, conn.database === database ? 'postgres' : conn.database, async (c) => {
+  return withClient(conn, conn.database === database ? (database === 'postgres' ? 'template1' : 'postgres') : conn.database, async (c) => {
     const r = await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
     return Number(r.rows[0]?.n ?? 0);
   });

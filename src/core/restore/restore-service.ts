@@ -4,7 +4,8 @@
 import type { BackupSource } from '../source.js';
 import type { ConnectionSettings } from '../settings/connection.js';
 import { executeRestore, type RestoreOutcome } from './execute.js';
-import { fetchForRestore, streamForRestore, type FetchedFile } from './fetch.js';
+import { fetchForRestore, stagedClusterFiles, streamForRestore, type FetchedFile } from './fetch.js';
+import { defaultRestoreJobs, restoreClusterStaged } from './execute-cluster.js';
 import { planRestore, type PlanRefusal } from './plan.js';
 import { ProgressTracker } from '../progress.js';
 import { ExternalError, UsageError, VerificationError } from '../errors.js';
@@ -75,6 +76,25 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
     }
     const file = await streamed.finish(true);
     return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: file ? [file] : [], outcome };
+  }
+  if (request.type === 'cluster' && entry.manifest && stagedClusterFiles(entry.manifest)) {
+    // Staged: the globals, then every database from its own file into a staging database, several
+    // at once, each read once; put in place only when all of them have been restored.
+    const outcome = await restoreClusterStaged({
+      source,
+      entry: entry as typeof entry & { manifest: NonNullable<typeof entry.manifest> },
+      conn: run.conn,
+      restoreDir: request.restoreDir,
+      jobs: request.jobs ?? defaultRestoreJobs(),
+      pgBinDir: run.pgBinDir,
+      signal,
+      onEvent: emit,
+      progress,
+    });
+    return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: outcome.files, outcome };
+  }
+  if (request.type === 'cluster') {
+    emit({ type: 'warning', message: `${entry.folder} ${entry.manifest ? 'was made before pg-backups 0.2 (template1 has no file of its own)' : 'is a legacy backup'}: its cluster file is restored as one psql run, not staged; a failure part-way leaves part of the cluster on the server` });
   }
   const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit, progress });
   const outcome = await executeRestore({ ...common, type: request.type, file: fetched[0]!.path });

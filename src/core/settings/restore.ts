@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.js';
 import { RESTORE_TYPES, type RestoreRequest, type RestoreType } from '../restore/model.js';
 import type { SourceKind } from '../source.js';
-import { assignment, readBool, readEnum, readPath, readRaw, type SettingInput, type SettingSpec } from './read.js';
+import { assignment, readBool, readEnum, readInt, readPath, readRaw, type SettingInput, type SettingSpec } from './read.js';
 
 const SOURCES: readonly SourceKind[] = ['local', 's3', 'remote'];
 
@@ -14,6 +14,7 @@ const SPECS = {
   RESTORE_DATABASE: { name: 'RESTORE_DATABASE', flag: 'database', what: 'the name of a database in the backup', example: 'app' },
   RESTORE_TARGET_DATABASE: { name: 'RESTORE_TARGET_DATABASE', flag: 'target-database', what: 'a database name', example: 'app_restored', ifUnset: 'to restore under the name in the backup' },
   RESTORE_OVERWRITE: { name: 'RESTORE_OVERWRITE', flag: 'overwrite', what: 'true or false', example: 'true', ifUnset: 'for the default false' },
+  RESTORE_JOBS: { name: 'RESTORE_JOBS', flag: 'jobs', what: 'a number of databases restored at once, 1 to 32', example: '4', ifUnset: 'for the default (one per core, 2 to 4)' },
 } satisfies Record<string, SettingSpec>;
 
 export const RESTORE_SETTING_NAMES = Object.keys(SPECS);
@@ -76,6 +77,7 @@ export function readRestoreRequest(input: SettingInput, enabled: SourceKind[]): 
     database: database?.value,
     targetDatabase: targetDatabase?.value,
     overwrite: readBool(input, SPECS.RESTORE_OVERWRITE, false),
+    jobs: readInt(input, SPECS.RESTORE_JOBS, { min: 1, max: 32, example: '4' }),
     restoreDir:
       readPath(input, { name: 'RESTORE_DIR', flag: 'restore-dir', what: 'a folder', example: '/restore', ifUnset: 'for the default /restore' }) ?? '/restore',
   };
