@@ -1,7 +1,9 @@
 #!/usr/bin/env zx
 // The demo: starts an embedded PostgreSQL of the local pg_dump's major with a small sample
 // database and runs `pg-backups backup` of it into ./demo-backups, then lists and verifies it.
-// Nothing to set up: `npm ci && npm run demo`.
+// In a terminal it ends in the full-screen UI, pointed at the demo server and its backups, so that
+// the demo database can be restored under a new name with a few keys; elsewhere (CI, a pipe) it
+// ends after verify. Nothing to set up: `npm install && npm run demo`.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,7 +44,17 @@ const server = new EmbeddedPostgres({
   onLog: () => {},
 });
 
-const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: password, BACKUP_DIR: join(root, 'demo-backups') };
+const env = {
+  ...process.env,
+  PGHOST: '127.0.0.1',
+  PGPORT: String(port),
+  PGUSER: 'postgres',
+  PGPASSWORD: password,
+  BACKUP_DIR: join(root, 'demo-backups'),
+  RESTORE_DIR: join(root, 'demo-restore'),
+};
+// The screen opens for a person at a terminal only (as pg-backups itself decides).
+const interactive = process.stdin.isTTY && process.stdout.isTTY && process.env.TERM !== 'dumb' && !process.env.CI && !process.env.CONTINUOUS_INTEGRATION;
 let code = 0;
 try {
   console.error(chalk.bold(`starting an embedded PostgreSQL ${major} on 127.0.0.1:${port} (local pg_dump is ${localMajor})`));
@@ -69,6 +81,14 @@ try {
   console.error(chalk.bold('\n$ pg-backups verify latest'));
   await $({ env, stdio: 'inherit' })`node ${cli} verify latest`;
   console.error(chalk.green(`\nThe backup is in ${env.BACKUP_DIR}; each file restores with: gunzip -c FILE | psql`));
+  if (interactive) {
+    console.error(chalk.bold('\n$ pg-backups   (the full-screen UI; the demo server stops when you leave it with q)'));
+    console.error('To restore the demo database "shop" under a new name: Enter (the backup), Enter (restore one');
+    console.error('database), pick "shop", n (shop_restored), Enter (the plan), Enter (go). ? shows every key.');
+    await new Promise((r) => setTimeout(r, 2500));
+    const ui = await $({ env, stdio: 'inherit', nothrow: true })`node ${cli}`;
+    code = ui.exitCode ?? 1;
+  }
 } catch (err) {
   console.error(chalk.red(`demo failed: ${err.message ?? err}`));
   code = 1;

@@ -12,6 +12,7 @@ import { AbortedError, UsageError, describeError, exitCodeFor, isKnownError, wri
 import { redact } from './core/secrets.js';
 import { readPath } from './core/settings/read.js';
 import { TOOL_VERSION } from './core/version.js';
+import { screenCommand, screenWanted } from './ui/entry.js';
 
 const COMMANDS: Command[] = [backupCommand, restoreCommand, listCommand, verifyCommand, pruneCommand];
 
@@ -24,6 +25,8 @@ Usage: pg-backups <command> [options]
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
+Without a command, at a terminal: the full-screen UI (backups on every source, restore, verify,
+back up now); elsewhere this help, with exit code 2.
 Run \`pg-backups <command> --help\` for a command's options and settings.
 Settings come from the environment (NAME_FILE reads a secret from a file); a flag wins over its variable.
 
@@ -35,7 +38,8 @@ ${EXIT_CODES_HELP}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  const interactive = name === undefined && screenWanted(process.env);
+  if ((name === undefined && !interactive) || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp());
     return name === undefined ? 2 : 0;
   }
@@ -43,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${TOOL_VERSION}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  const command = interactive ? screenCommand : COMMANDS.find((c) => c.name === name);
   const wantsJson = rest.includes('--json');
   const out = createOutput({ json: wantsJson, quiet: rest.includes('--quiet') });
   if (!command) {

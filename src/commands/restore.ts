@@ -9,6 +9,7 @@ import { anyRestoreSetting, readRestoreRequest } from '../core/settings/restore.
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
 import { formatBytes } from './output.js';
 import { selectSources } from './sources.js';
+import { openScreen, screenWanted } from '../ui/entry.js';
 
 const WHAT_TO_SET = `set RESTORE_TYPE (cluster|globals|database), RESTORE_SOURCE (local|s3|remote), RESTORE_FOLDER (a folder name or latest) and, for a database, RESTORE_DATABASE; e.g. RESTORE_SOURCE=local RESTORE_FOLDER=latest RESTORE_TYPE=database RESTORE_DATABASE=app pg-backups restore`;
 
@@ -70,12 +71,9 @@ ${EXIT_CODES_HELP}
   async run(ctx) {
     const input = settingInput(ctx);
     if (!anyRestoreSetting(input)) {
-      const interactive = process.stdin.isTTY && process.stdout.isTTY && !ctx.env.CI;
-      throw new UsageError(
-        interactive
-          ? `the interactive restore screen is not in this version yet; ${WHAT_TO_SET}`
-          : `nothing to restore: no terminal to ask in, and no RESTORE_* settings; ${WHAT_TO_SET}`,
-      );
+      // No RESTORE_* settings: the screen, for a person at a terminal; everything else as before.
+      if (screenWanted(ctx.env) && !ctx.out.json && ctx.flags['dry-run'] !== true) return openScreen(ctx);
+      throw new UsageError(`nothing to restore: no terminal to ask in, and no RESTORE_* settings; ${WHAT_TO_SET}`);
     }
     const sources = selectSources(input);
     const enabled = [sources.local, ...sources.destinations].map((s) => s.kind);

@@ -39,7 +39,6 @@ export interface Catalog {
 const RANK: Record<EntryStatus, number> = { finished: 0, incomplete: 1, legacy: 2, damaged: 3, foreign: 4 };
 
 export async function listBackups(sources: BackupSource[], signal?: AbortSignal, now: Date = new Date()): Promise<Catalog> {
-  const byFolder = new Map<string, BackupCopy[]>();
   const failures: SourceFailure[] = [];
   const listed = await Promise.all(
     sources.map(async (source) => {
@@ -52,6 +51,15 @@ export async function listBackups(sources: BackupSource[], signal?: AbortSignal,
       }
     }),
   );
+  return { backups: mergeListings(listed, now), failures };
+}
+
+/** A catalog entry whose copies name their source by any handle (the terminal UI keeps plain data). */
+export type MergedEntry<S extends { kind: string }> = Omit<CatalogEntry, 'copies'> & { copies: Array<{ source: S; entry: BackupEntry }> };
+
+/** The listings of several sources as one list, newest first: one entry per folder, its copies per source. */
+export function mergeListings<S extends { kind: string }>(listed: Array<{ source: S; entries: BackupEntry[] }>, now: Date = new Date()): Array<MergedEntry<S>> {
+  const byFolder = new Map<string, Array<{ source: S; entry: BackupEntry }>>();
   for (const { source, entries } of listed) {
     for (const entry of entries) {
       const copies = byFolder.get(entry.folder) ?? [];
@@ -59,7 +67,7 @@ export async function listBackups(sources: BackupSource[], signal?: AbortSignal,
       byFolder.set(entry.folder, copies);
     }
   }
-  const backups = [...byFolder.entries()].map(([folder, copies]): CatalogEntry => {
+  const backups = [...byFolder.entries()].map(([folder, copies]): MergedEntry<S> => {
     const best = [...copies].sort((a, b) => RANK[a.entry.status] - RANK[b.entry.status])[0]!.entry;
     const problems = copies.filter((c) => c.entry.status !== 'finished' && c.entry.problem).map((c) => (copies.length > 1 ? `${c.source.kind}: ${c.entry.problem}` : c.entry.problem!));
     return {
@@ -74,5 +82,5 @@ export async function listBackups(sources: BackupSource[], signal?: AbortSignal,
       copies,
     };
   });
-  return { backups: backups.sort((a, b) => b.folder.localeCompare(a.folder)), failures };
+  return backups.sort((a, b) => b.folder.localeCompare(a.folder));
 }

@@ -98,7 +98,10 @@ export async function restoreClusterStaged(run: ClusterRestore): Promise<Cluster
   step(`restoring ${layout.databases.length} database(s) into staging databases, ${run.jobs} at a time`);
   let results: Result[];
   try {
-    results = await mapLimit(layout.databases, Math.max(1, run.jobs), async ({ database, file }): Promise<Result> => {
+    // The biggest files first: with several at once, the last one to finish is then a small one.
+    const sizeOf = (file: string) => manifest.files.find((f) => f.name === file)?.bytes ?? 0;
+    const queue = [...layout.databases].sort((a, b) => sizeOf(b.file) - sizeOf(a.file));
+    results = await mapLimit(queue, Math.max(1, run.jobs), async ({ database, file }): Promise<Result> => {
       if (stop.signal.aborted) return { error: new AbortedError() };
       try {
         const streamed = await streamForRestore(source, entry, file, { ...fetchOpts, signal: stop.signal });

@@ -1,0 +1,76 @@
+// What the screen reads and runs, built from the settings the CLI reads, in the same places:
+// the sources (src/sources/open.ts), the target server, the restore directory. Each call takes
+// the AbortSignal of the screen that started it.
+import { runBackup, type BackupEvent, type BackupResult } from '../core/backup/backup-service.js';
+import { inspectServer } from '../core/postgres/server.js';
+import type { RestoreEvent, RestoreRequest } from '../core/restore/model.js';
+import { planRestore, type RestorePlan } from '../core/restore/plan.js';
+import { runRestore, type RestoreSummary } from '../core/restore/restore-service.js';
+import { readBackupSettings, readPgBinDir } from '../core/settings/backup.js';
+import { describeServer, readConnection, resolveTarget, type ConnectionSettings } from '../core/settings/connection.js';
+import { readPath, type SettingInput } from '../core/settings/read.js';
+import type { BackupEntry, BackupSource, SourceKind } from '../core/source.js';
+import { verifyBackup, type FileCheck, type VerifyReport } from '../core/verify.js';
+import { openBackupTargets, selectSources } from '../sources/open.js';
+import type { RestoreChoice } from './state/types.js';
+
+export interface UiServices {
+  serverWhere: string;
+  serverAddress: string;
+  restoreDir: string;
+  sources: Array<{ kind: SourceKind; location: string }>;
+  inspect(): Promise<{ version: string; superuser: boolean; databases: string[] }>;
+  list(kind: SourceKind, signal: AbortSignal): Promise<BackupEntry[]>;
+  plan(choice: RestoreChoice, entry: BackupEntry, signal: AbortSignal): Promise<RestorePlan>;
+  restore(choice: RestoreChoice, signal: AbortSignal, onEvent: (e: RestoreEvent) => void): Promise<RestoreSummary>;
+  verify(kind: SourceKind, entry: BackupEntry, signal: AbortSignal, onFile: (f: FileCheck) => void): Promise<VerifyReport>;
+  backup(signal: AbortSignal, onEvent: (e: BackupEvent) => void): Promise<BackupResult>;
+}
+
+export const RESTORE_DIR_SPEC = { name: 'RESTORE_DIR', flag: 'restore-dir', what: 'a folder', example: '/restore', ifUnset: 'for the default /restore' };
+
+/** Reads every setting the screen needs now, so that a wrong one stops before the screen opens (exit 2). */
+export function createServices(input: SettingInput): UiServices {
+  const conn: ConnectionSettings = readConnection(input);
+  const selected = selectSources(input);
+  const all: BackupSource[] = [selected.local, ...selected.destinations];
+  const pgBinDir = readPgBinDir(input);
+  const restoreDir = readPath(input, RESTORE_DIR_SPEC) ?? '/restore';
+  const target = resolveTarget(conn);
+  const sourceOf = (kind: SourceKind): BackupSource => {
+    const s = all.find((x) => x.kind === kind);
+    if (!s) throw new Error(`no ${kind} source`);
+    return s;
+  };
+  const request = (choice: RestoreChoice): RestoreRequest => ({
+    source: choice.copy,
+    folder: choice.folder,
+    type: choice.type,
+    database: choice.database,
+    targetDatabase: choice.target,
+    overwrite: choice.overwrite,
+    restoreDir,
+  });
+  return {
+    serverWhere: describeServer(conn),
+    serverAddress: `${target.host}:${target.port}`,
+    restoreDir,
+    sources: all.map((s) => ({ kind: s.kind, location: s.location })),
+    async inspect() {
+      const info = await inspectServer(conn);
+      return { version: info.version, superuser: info.superuser, databases: info.databases.map((d) => d.name) };
+    },
+    list: (kind, signal) => sourceOf(kind).list(signal),
+    async plan(choice, entry, signal) {
+      const { plan } = await planRestore({ request: request(choice), source: sourceOf(choice.copy), conn, pgBinDir, signal, entries: [entry] });
+      return plan;
+    },
+    restore: (choice, signal, onEvent) => runRestore({ request: request(choice), source: sourceOf(choice.copy), conn, pgBinDir, signal, onEvent }),
+    verify: (kind, entry, signal, onFile) => verifyBackup(sourceOf(kind), entry, { signal, onFile }),
+    backup(signal, onEvent) {
+      // Read when asked for: a screen opened only to restore needs no BACKUP_* settings.
+      const settings = readBackupSettings(input);
+      return runBackup({ settings, conn, sources: openBackupTargets(settings), signal, onEvent });
+    },
+  };
+}
