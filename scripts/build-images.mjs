@@ -17,8 +17,18 @@
 //   --rebuild-base   rebuild the base rootfs and re-import the base image
 //   --restore-test   also a real restore through the image: an embedded PostgreSQL 15 on 127.0.0.1
 //                    (devDependency epg15, needs `npm install`), a backup by this checkout's CLI
-//                    (needs `npm run build` and a host pg_dump), restored by the image into another
-//                    database, rows checked on the host
+//                    (needs `npm run build` and a host pg_dump) to local disk, s3rver and a private
+//                    sshd, restored by the image (RESTORE_* settings, no terminal) from each of them
+//                    into another database, rows checked on the host; then the screen test below
+//   --screen-test    only the screen test (same server and backup as --restore-test): the image's
+//                    entry point and default command (`tini -s -- pg-backups restore`, no RESTORE_*
+//                    settings) under `buildah run -t` in a pseudo-terminal (devDependencies
+//                    @lydell/node-pty and @xterm/headless, scripts/lib/pty.mjs), as an operator runs
+//                    `docker run --rm -it`: every source listed, Enter on the newest backup, restore
+//                    one database, `shop` picked from the list, n (`shop_restored`), Enter (plan),
+//                    Enter (go), the result screen, q; then the rows of shop_restored checked on
+//                    the host, the summary left in the terminal, the session log in /restore (a host
+//                    folder) and no process of the container left behind
 //   --no-cache       build every layer again (podman build --no-cache)
 //   --tag NAME       image name (default localhost/pg-backups-restore:latest)
 import fs from 'node:fs';
@@ -102,9 +112,9 @@ async function main() {
 
   step = 'smoke test';
   await smokeTest();
-  if (argv['restore-test']) {
-    step = 'restore test';
-    await restoreTest();
+  if (argv['restore-test'] || argv['screen-test']) {
+    step = argv['restore-test'] ? 'restore test' : 'screen test';
+    await restoreTest({ withoutTerminal: Boolean(argv['restore-test']) });
   }
   say(chalk.green(`done in ${secs(t0)}`));
   return 0;
@@ -146,19 +156,31 @@ async function ensureBaseImage() {
   return `${how}, imported`;
 }
 
-/** Run a command in a fresh working container of the image (buildah: podman run cannot run here). */
-async function inImage(cmd, { env = {}, volumes = [] } = {}) {
+/** Work with a fresh working container of the image (buildah: podman run cannot run here), removed afterwards. */
+async function withContainer(work) {
   const ctr = (await $`buildah from --pull-never ${TAG}`).stdout.trim();
   try {
-    const envArgs = Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
-    const volArgs = volumes.flatMap((v) => ['--volume', v]);
-    const r = await $({ nothrow: true, stdio: ['ignore', 'pipe', 'pipe'] })`buildah run --isolation chroot --network host ${envArgs} ${volArgs} ${ctr} -- ${cmd}`;
-    // buildah's own lines about the command's exit status: the code is reported anyway
-    const stderr = r.stderr.replace(/^(subprocess exited with status \d+|Error: exit status \d+)\n?/gm, '');
-    return { code: r.exitCode, stdout: r.stdout, stderr };
+    return await work(ctr);
   } finally {
     await $({ nothrow: true })`buildah rm ${ctr}`;
   }
+}
+
+/** The arguments of `buildah run` up to the command: chroot isolation, the host's network, settings, volumes. */
+function runArgs(ctr, { env = {}, volumes = [], terminal = false } = {}) {
+  const envArgs = Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+  const volArgs = volumes.flatMap((v) => ['--volume', v]);
+  return ['run', ...(terminal ? ['-t'] : []), '--isolation', 'chroot', '--network', 'host', ...envArgs, ...volArgs, ctr, '--'];
+}
+
+/** Run a command in a fresh working container of the image, without a terminal. */
+async function inImage(cmd, opts = {}) {
+  return withContainer(async (ctr) => {
+    const r = await $({ nothrow: true, stdio: ['ignore', 'pipe', 'pipe'] })`buildah ${runArgs(ctr, opts)} ${cmd}`;
+    // buildah's own lines about the command's exit status: the code is reported anyway
+    const stderr = r.stderr.replace(/^(subprocess exited with status \d+|Error: exit status \d+)\n?/gm, '');
+    return { code: r.exitCode, stdout: r.stdout, stderr };
+  });
 }
 
 async function smokeTest() {
@@ -187,7 +209,7 @@ async function smokeTest() {
   if (checks.some((c) => !c)) throw new Error(`${checks.filter((c) => !c).length} smoke check(s) failed`);
 }
 
-async function restoreTest() {
+async function restoreTest({ withoutTerminal = true } = {}) {
   const cli = path.join(root, 'bin', 'pg-backups.cjs');
   if (!fs.existsSync(path.join(root, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run npm run build first');
   const { default: EmbeddedPostgres } = await import('epg15').catch(() => {
@@ -282,21 +304,33 @@ async function restoreTest() {
     const hostKeys = withSshd ? { RSYNC_SSH_KEY: path.join(keys, 'backup_key'), RSYNC_KNOWN_HOSTS: path.join(keys, 'known_hosts') } : {};
     await $({ env: { ...process.env, ...conn, ...s3, ...remote, ...hostKeys, BACKUP_DIR: backupDir } })`node ${cli} backup`;
 
-    // local source: BACKUP_DIR mounted read-only at /backups
-    await restoreInImage('local, /backups read-only', { RESTORE_SOURCE: 'local' }, [`${backupDir}:/backups:ro`], 'shop_from_local');
-    // S3 source: downloaded into the image's /restore volume
-    await restoreInImage('S3', { RESTORE_SOURCE: 's3', ...s3 }, [], 'shop_from_s3');
-    // remote host: key and known_hosts mounted read-only at /keys, download into /restore
-    if (withSshd) {
-      await restoreInImage(
-        'remote over SSH',
-        { RESTORE_SOURCE: 'remote', ...remote, RSYNC_SSH_KEY: '/keys/backup_key', RSYNC_KNOWN_HOSTS: '/keys/known_hosts' },
-        [`${keys}:/keys:ro`],
-        'shop_from_remote',
-      );
-    } else {
-      say('restore test: no /usr/sbin/sshd (apt-get install openssh-server, or npm run provision): remote leg skipped');
+    // the remote host as the image reads it: key and known_hosts mounted read-only at /keys
+    const remoteInImage = withSshd ? { ...remote, RSYNC_SSH_KEY: '/keys/backup_key', RSYNC_KNOWN_HOSTS: '/keys/known_hosts' } : {};
+    const keysVolume = withSshd ? [`${keys}:/keys:ro`] : [];
+    if (!withSshd) say('restore test: no /usr/sbin/sshd (apt-get install openssh-server, or npm run provision): the remote host is left out');
+    if (withoutTerminal) {
+      // local source: BACKUP_DIR mounted read-only at /backups
+      await restoreInImage('local, /backups read-only', { RESTORE_SOURCE: 'local' }, [`${backupDir}:/backups:ro`], 'shop_from_local');
+      // S3 source: downloaded into the image's /restore volume
+      await restoreInImage('S3', { RESTORE_SOURCE: 's3', ...s3 }, [], 'shop_from_s3');
+      // remote host: download into /restore
+      if (withSshd) await restoreInImage('remote over SSH', { RESTORE_SOURCE: 'remote', ...remoteInImage }, keysVolume, 'shop_from_remote');
     }
+    // The screen, every source configured, /restore a host folder (the session log is checked there).
+    step = 'screen test';
+    const restoreVolume = path.join(dir, 'screen-restore');
+    fs.mkdirSync(restoreVolume, { mode: 0o1777 });
+    const ts = Date.now();
+    await screenInImage({
+      env: { ...conn, ...s3, ...remoteInImage },
+      volumes: [`${backupDir}:/backups:ro`, `${restoreVolume}:/restore`, ...keysVolume],
+      sources: ['local', 's3', ...(withSshd ? ['remote'] : [])],
+      restoreVolume,
+      port,
+    });
+    const n = await countRows('shop_restored');
+    if (n !== 1234) throw new Error(`shop_restored.customers has ${n} rows after the restore on the screen, expected 1234`);
+    say(chalk.green(`screen test: shop -> shop_restored from the screen in the image (pseudo-terminal) in ${secs(ts)}: ${n} rows (checked on the host server)`));
   } finally {
     s3rver.kill();
     await s3rver;
@@ -307,6 +341,80 @@ async function restoreTest() {
     await server.stop().catch(() => {});
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The terminal screen inside the image, as an operator meets it with `docker run --rm -it`: the
+ * image's entry point and default command under `buildah run -t` (a TTY for the container) in a
+ * pseudo-terminal, the screen read back from a headless xterm. Restores "shop" as "shop_restored"
+ * from the newest backup (the copy nearest: local) and quits with q.
+ */
+async function screenInImage({ env, volumes, sources, restoreVolume, port }) {
+  const { KEY, endSession, spawnInPty } = await import('./lib/pty.mjs').catch((err) => {
+    throw new Error(`the devDependencies @lydell/node-pty and @xterm/headless are needed (run npm install first): ${err.message}`);
+  });
+  const config = async (field) => JSON.parse((await $`podman image inspect --format ${`{{json .Config.${field}}}`} ${TAG}`).stdout.trim()) ?? [];
+  const command = [...(await config('Entrypoint')), ...(await config('Cmd'))];
+  // a screen as it looked, runs of blank rows as one
+  const shown = (text) => text.split('\n').filter((l, i, all) => l.trim() || (i > 0 && all[i - 1].trim())).map((l) => `       | ${l}`).join('\n');
+  await withContainer(async (ctr) => {
+    const args = [...runArgs(ctr, { env: { ...env, TERM: 'xterm-256color' }, volumes, terminal: true }), ...command];
+    say(`screen test: buildah run -t ... ${command.join(' ')} in a 100x30 pseudo-terminal`);
+    const ui = spawnInPty('buildah', args, process.env, { columns: 100, rows: 30 });
+    try {
+      for (const kind of sources) await ui.waitForText(new RegExp(`^${kind} .*ok, 1 backup`, 'm'), 60_000);
+      let screen = await ui.waitForText(new RegExp(`^> \\d{8}_\\d{6} .* finished .* ${sources.join(',')}$`, 'm'));
+      console.log(shown(screen));
+      await ui.press(KEY.enter);
+      await ui.waitForText(/Copy read: local/);
+      await ui.press(KEY.enter);
+      await ui.waitForText(/which one\?/);
+      await ui.press('/', ...'sho', KEY.enter, KEY.enter);
+      await ui.waitForText(/Target name: "shop" \(the original name\)/);
+      await ui.press('n');
+      screen = await ui.waitForText(/Target name: "shop_restored"/);
+      if (!/does not exist on the server: it will be CREATED/.test(screen)) throw new Error(`the setup screen does not say shop_restored will be created:\n${screen}`);
+      await ui.press(KEY.enter);
+      await ui.waitForText(/Enter starts the restore/, 60_000);
+      await ui.press(KEY.enter);
+      screen = await ui.waitForText(/Done: restore of database "shop" as "shop_restored" from \d{8}_\d{6} \(local\)/, 120_000);
+      console.log(shown(screen));
+      await ui.press('q');
+      const { exitCode } = await ui.exited;
+      // What stays in the terminal once the screen is gone.
+      const summary = ui.output().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).filter((l) => l.startsWith('pg-backups: '));
+      console.log(shown(summary.join('\n')));
+      if (exitCode !== 0) throw new Error(`the screen in the image exited ${exitCode}`);
+      if (!summary.some((l) => l.startsWith('pg-backups: done: restore of database "shop" as "shop_restored"'))) throw new Error('no summary of the restore was left in the terminal');
+      const logs = fs.readdirSync(restoreVolume).filter((f) => /^pg-backups-session-\d{8}_\d{6}-\d+\.log$/.test(f));
+      if (!logs.some((f) => /finished: restore of database "shop" as "shop_restored"/.test(fs.readFileSync(path.join(restoreVolume, f), 'utf8')))) {
+        throw new Error(`no session log in /restore (${restoreVolume}) says the restore finished: ${logs.join(', ') || 'none'}`);
+      }
+    } catch (err) {
+      throw new Error(`${err.message}${ui.running() ? '' : `\nthe terminal showed:\n${ui.output().slice(-2000)}`}`);
+    } finally {
+      if (ui.running()) await endSession(ui, { graceMs: 20_000 });
+      // Nothing of the container may outlive the session (a psql, a gunzip, the CLI itself).
+      const left = containerProcesses(port);
+      for (const p of left) process.kill(p.pid, 'SIGKILL');
+      if (left.length > 0) throw new Error(`processes of the container were left running (killed now): ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+    }
+  });
+}
+
+/** Processes in a chroot (the container) whose environment points at the test server's port. */
+function containerProcesses(port) {
+  const found = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/root`) === '/') continue;
+      if (!fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PGPORT=${port}`)) continue;
+      found.push({ pid: Number(pid), cmd: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 function freePort() {

@@ -6,6 +6,9 @@ import { EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } fr
 import { listCommand } from './commands/list.js';
 import { createOutput, type Output } from './commands/output.js';
 import { pruneCommand } from './commands/prune.js';
+import { healthcheckCommand } from './commands/healthcheck.js';
+import { scheduleCommand } from './commands/schedule.js';
+import { statusCommand } from './commands/status.js';
 import { restoreCommand } from './commands/restore.js';
 import { verifyCommand } from './commands/verify.js';
 import { AbortedError, UsageError, describeError, exitCodeFor, isKnownError, writeInternalErrorLog } from './core/errors.js';
@@ -14,7 +17,7 @@ import { readPath } from './core/settings/read.js';
 import { TOOL_VERSION } from './core/version.js';
 import { screenCommand, screenWanted } from './ui/entry.js';
 
-const COMMANDS: Command[] = [backupCommand, restoreCommand, listCommand, verifyCommand, pruneCommand];
+const COMMANDS: Command[] = [backupCommand, scheduleCommand, restoreCommand, listCommand, verifyCommand, pruneCommand, statusCommand, healthcheckCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

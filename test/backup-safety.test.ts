@@ -129,7 +129,8 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       child.kill('SIGTERM');
       expect(await closed).toBe(1);
       expect(stderr).toMatch(/ error backup stopped during the dump of database "zzz_locked"; nothing was kept/);
-      expect(await readdir(backupDir)).toEqual([]);
+      expect(await readdir(backupDir)).toEqual(['.pg-backups-state.json']); // only the run history, which records the stop
+      expect(JSON.parse(await readFile(join(backupDir, '.pg-backups-state.json'), 'utf8')).runs).toMatchObject([{ outcome: 'stopped' }]);
       // pg_dump was killed with the run: no session of it is left waiting for the lock.
       await new Promise((r) => setTimeout(r, 500));
       const waiting = await server.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg_dump'`);
@@ -166,7 +167,8 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       expect(line).toMatch(/dump of database "shop" failed: pg_dump failed \(exit code 1\): pg_dump: error: .*could not open file/);
       expect(r.stdout + r.stderr).not.toContain(broken.password);
       expect(await finishedFolders(backupDir)).toEqual([]);
-      expect((await readdir(backupDir)).filter((n) => n !== '.pg-backups.lock')).toEqual([]); // staging removed
+      expect((await readdir(backupDir)).filter((n) => n !== '.pg-backups.lock')).toEqual(['.pg-backups-state.json']); // staging removed; the run history kept
+      expect(JSON.parse(await readFile(join(backupDir, '.pg-backups-state.json'), 'utf8')).runs).toMatchObject([{ outcome: 'failed', error: expect.stringMatching(/dump of database "shop" failed/) }]);
     } finally {
       await broken.stop();
     }
@@ -181,7 +183,7 @@ describe('failed and interrupted runs leave nothing that looks finished', () => 
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/ error .*(dump of database "aaa"|writing postgres_cluster\.sql\.gz) failed: cannot write \S+: .*ENOSPC/);
       expect(await finishedFolders(mountPoint)).toEqual([]);
-      expect(await readdir(mountPoint)).toEqual([]);
+      expect(await readdir(mountPoint)).toEqual(['.pg-backups-state.json']); // the run history (a failed run) only
     } finally {
       execFileSync('umount', [mountPoint]);
     }

@@ -54,7 +54,7 @@ describe('LOCAL_RETENTION_DAYS', () => {
     const result = JSON.parse(r.stdout);
     expect(result.pruned.map((p: { source: string; folder: string }) => `${p.source}:${p.folder}`).sort()).toEqual([expired1, expired2, withForeign].map((f) => `local:${f}`).sort());
     const left = (await readdir(backupDir)).sort();
-    expect(left).toEqual([result.folder, legacy, withForeign, 'README.txt', 'other-tool'].sort());
+    expect(left).toEqual([result.folder, legacy, withForeign, 'README.txt', 'other-tool', '.pg-backups-state.json'].sort()); // the run history is never pruned
     expect(await readdir(join(backupDir, withForeign))).toEqual(['operator-notes.txt']); // only our files went
     expect(await readdir(join(backupDir, legacy))).toEqual(['postgres_cluster.sql.gz']);
   });

@@ -1,10 +1,6 @@
-import { runBackup, type BackupEvent } from '../core/backup/backup-service.js';
-import { readBackupSettings } from '../core/settings/backup.js';
-import { readConnection } from '../core/settings/connection.js';
+import { prepareBackupRun } from './backup-run.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
-import { formatBytes, type Output } from './output.js';
-import { progressLogger, readProgressInterval } from './progress-log.js';
-import { openBackupTargets } from '../sources/open.js';
+import { formatBytes } from './output.js';
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -26,6 +22,7 @@ Dumps the whole cluster, the globals (roles, tablespaces) and every database on 
 <BACKUP_DIR>/<YYYYMMDD_HHMMSS>/ (UTC), with manifest.json written last, then deletes local backups
 older than LOCAL_RETENTION_DAYS (never the newest one, never files pg-backups did not write).
 Each file restores with: gunzip -c FILE | psql
+The run's outcome is added to the run history, <BACKUP_DIR>/.pg-backups-state.json (see pg-backups status).
 
 Options (a flag wins over its variable):
   --backup-dir DIR              BACKUP_DIR (default /backups)
@@ -54,10 +51,7 @@ ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
     const input = settingInput(ctx);
-    const settings = readBackupSettings(input);
-    const conn = readConnection(input);
-    const logProgress = progressLogger(ctx.out, readProgressInterval(input));
-    const result = await runBackup({ settings, conn, sources: openBackupTargets(settings), signal: ctx.signal, onEvent: (e) => (e.type === 'progress' ? logProgress(e.progress) : logEvent(ctx.out, e)) });
+    const result = await prepareBackupRun(ctx, input)('backup');
     const total = result.manifest.files.reduce((n, f) => n + f.bytes, 0);
     ctx.out.printJson({
       ok: result.errors.length === 0,
@@ -74,42 +68,3 @@ ${EXIT_CODES_HELP}
     return result.errors.length === 0 ? 0 : 1;
   },
 };
-
-const lastFile = new Map<string, string>();
-
-function logEvent(out: Output, e: BackupEvent): void {
-  switch (e.type) {
-    case 'server':
-      out.log(`server PostgreSQL ${e.server.version}; using pg_dump ${e.tools.version} from ${e.tools.dir} (${e.tools.origin}); databases: ${e.databases.map((d) => JSON.stringify(d)).join(', ')}`);
-      break;
-    case 'step':
-      if (e.step === 'globals') out.log('dumping globals (roles, tablespaces)');
-      else out.log(`dumping database ${JSON.stringify(e.database)} (${e.index + 1}/${e.total})${e.ownFile ? '' : ' into the cluster file only'}`);
-      break;
-    case 'file':
-      out.log(`wrote ${e.file.name} (${formatBytes(e.file.bytes)})`);
-      break;
-    case 'finished':
-      out.log(`backup finished: ${e.path}`);
-      break;
-    case 'shipping':
-      out.log(`uploading to ${e.destination}`);
-      break;
-    case 'pushing':
-      if (lastFile.get(e.destination) !== e.file) out.log(`uploading ${e.file} (${formatBytes(e.totalBytes)}) to ${e.destination}`);
-      lastFile.set(e.destination, e.file);
-      break;
-    case 'retry':
-      out.warn(`${e.destination}: ${e.message}`);
-      break;
-    case 'shipped':
-      if (e.ok) out.log(`${e.destination} holds the backup`);
-      break;
-    case 'pruned':
-      out.log(`deleted old backup ${e.folder} from ${e.source} (retention)`);
-      break;
-    case 'warning':
-      out.warn(e.message);
-      break;
-  }
-}

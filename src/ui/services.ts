@@ -1,7 +1,8 @@
 // What the screen reads and runs, built from the settings the CLI reads, in the same places:
 // the sources (src/sources/open.ts), the target server, the restore directory. Each call takes
 // the AbortSignal of the screen that started it.
-import { runBackup, type BackupEvent, type BackupResult } from '../core/backup/backup-service.js';
+import type { BackupEvent, BackupResult } from '../core/backup/backup-service.js';
+import { recordedBackup } from '../core/history/recorded-backup.js';
 import { inspectServer } from '../core/postgres/server.js';
 import type { RestoreEvent, RestoreRequest } from '../core/restore/model.js';
 import { planRestore, type RestorePlan } from '../core/restore/plan.js';
@@ -70,7 +71,8 @@ export function createServices(input: SettingInput): UiServices {
     backup(signal, onEvent) {
       // Read when asked for: a screen opened only to restore needs no BACKUP_* settings.
       const settings = readBackupSettings(input);
-      return runBackup({ settings, conn, sources: openBackupTargets(settings), signal, onEvent });
+      // Recorded in the run history like any run (status, healthcheck).
+      return recordedBackup({ trigger: 'backup', settings, conn, sources: openBackupTargets(settings), signal, onEvent });
     },
   };
 }

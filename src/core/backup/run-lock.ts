@@ -15,6 +15,9 @@ interface LockInfo {
   since: string;
 }
 
+/** Another run holds the lock of this BACKUP_DIR: the caller may skip rather than fail. Exit 1. */
+export class RunBusyError extends ExternalError {}
+
 export interface RunLock {
   release(): Promise<void>;
 }
@@ -35,7 +38,7 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
     }
     const holder = await readLock(path);
     if (holder && isAlive(holder)) {
-      throw new ExternalError(`another pg-backups run (pid ${holder.pid}, since ${holder.since}) is writing to ${dir}; wait for it to finish`);
+      throw new RunBusyError(`another pg-backups run (pid ${holder.pid}, since ${holder.since}) is writing to ${dir}; wait for it to finish`);
     }
     await rm(path, { force: true }); // stale: its process is gone
   }

@@ -1,0 +1,78 @@
+import { prepareBackupRun } from './backup-run.js';
+import { readOnStart, readSchedule } from '../core/settings/schedule.js';
+import { UsageError } from '../core/errors.js';
+import { formatRunTime, nextRuns } from '../core/schedule/cron-schedule.js';
+import { runScheduler } from '../core/schedule/scheduler.js';
+import { backupCommand } from './backup.js';
+import { CONNECTION_HELP, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
+
+export const scheduleCommand: Command = {
+  name: 'schedule',
+  summary: 'long-running: a backup run on start, then one per BACKUP_SCHEDULE (cron); the backup image\'s main process',
+  maxPositionals: 0,
+  options: { ...backupCommand.options, schedule: { type: 'string' }, 'on-start': { type: 'string' } },
+  help: `Usage: pg-backups schedule [options]
+
+Runs as a service (the backup image's main process): one backup run on start, then one at every
+time of BACKUP_SCHEDULE, each exactly like \`pg-backups backup\`. It prints the next three run times
+at start, and the next one after each run.
+
+  --schedule EXPR     BACKUP_SCHEDULE (required; there is no default, so that a forgotten setting
+                      stops the service instead of backing up at a time nobody chose): a cron
+                      expression of 5 fields (minute hour day-of-month month day-of-week) or 6
+                      (seconds first), read in the time zone TZ (default: the machine's, UTC in
+                      the backup image). Examples:
+                        BACKUP_SCHEDULE='0 3 * * *'      03:00 every day
+                        BACKUP_SCHEDULE='0 */6 * * *'    every 6 hours
+                        BACKUP_SCHEDULE='30 2 * * 1-5'   02:30 Monday to Friday
+                      A time that does not exist on a DST change runs right after the gap; a time
+                      that occurs twice runs once (fixed times) or on both passes (intervals).
+  --on-start BOOL     BACKUP_ON_START (default true): false waits for the first scheduled time
+  TZ                  the time zone of BACKUP_SCHEDULE, e.g. TZ=Europe/Berlin
+
+One run at a time: a time that comes due while a run is still going (or while \`pg-backups backup\`
+writes to the same BACKUP_DIR) is skipped with a warning, never queued. A run that fails is logged
+and recorded; the service keeps going and tries again at the next time.
+Every run's outcome goes into the run history, <BACKUP_DIR>/.pg-backups-state.json: see
+\`pg-backups status\` and \`pg-backups healthcheck\`.
+
+SIGTERM or SIGINT stops the service within seconds: a run in progress is stopped as \`backup\` stops
+(pg_dump killed, the unfinished folder deleted, nothing that looks finished left). Exit code 0 when
+no run was going at the signal, 1 when a run was cut short.
+
+Every option of \`pg-backups backup\` (see pg-backups backup --help) applies to each run:
+BACKUP_DIR, BACKUP_DATABASES, COMPRESSION_LEVEL, LOCAL_RETENTION_DAYS, S3_*, RSYNC_*, ...
+${CONNECTION_HELP}
+
+${GENERAL_SETTINGS_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  async run(ctx) {
+    const input = settingInput(ctx);
+    const schedule = readSchedule(input);
+    if (!schedule) {
+      throw new UsageError(`BACKUP_SCHEDULE is not set; \`pg-backups schedule\` needs a cron expression, e.g. BACKUP_SCHEDULE='0 3 * * *' (03:00 every day) or BACKUP_SCHEDULE='0 */6 * * *'`);
+    }
+    const onStart = readOnStart(input);
+    const startRun = prepareBackupRun(ctx, input);
+    const zone = schedule.timezone ?? 'the local time zone';
+    ctx.out.log(`schedule ${JSON.stringify(schedule.expression)} in ${zone}${onStart ? ', with a run now' : ' (BACKUP_ON_START=false: no run now)'}; next runs:`);
+    for (const time of nextRuns(schedule, 3)) ctx.out.log(`  ${formatRunTime(time, schedule.timezone)}`);
+    const outcome = await runScheduler({
+      schedule,
+      onStart,
+      signal: ctx.signal,
+      log: { info: (m) => ctx.out.log(m), warn: (m) => ctx.out.warn(m), error: (m) => ctx.out.error(m) },
+      run: async (trigger) => {
+        ctx.out.log(trigger === 'start' ? 'backup run on start' : 'scheduled backup run');
+        const result = await startRun(trigger);
+        for (const error of result.errors) ctx.out.error(error);
+        if (result.errors.length === 0) ctx.out.log(`backup ${result.folder} finished`);
+        return result.errors.length === 0;
+      },
+    });
+    ctx.out.log(outcome.cutShort ? 'stopped; the run in progress was cut short (see above)' : 'stopped; no run was in progress');
+    return outcome.cutShort ? 1 : 0;
+  },
+};

@@ -1,0 +1,36 @@
+// One backup run as the history keeps it: plain data, written to the state file as JSON.
+
+export type RunOutcome =
+  /** The backup is on every enabled destination. */
+  | 'ok'
+  /** The run did not end with the backup everywhere (no local backup, or a destination missing it). */
+  | 'failed'
+  /** Stopped by SIGTERM/SIGINT before it finished; nothing was kept. */
+  | 'stopped';
+
+export interface DestinationResult {
+  kind: 'local' | 's3' | 'remote';
+  location: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface RunRecord {
+  /** How the run started: `backup` (by hand), `schedule` (on its cron time) or `start` (schedule's run on start). */
+  trigger: 'backup' | 'schedule' | 'start';
+  outcome: RunOutcome;
+  startedAt: string;
+  finishedAt: string;
+  /** The backup folder, once the local backup was in place. */
+  folder?: string;
+  bytes?: number;
+  destinations: DestinationResult[];
+  /** The first error line (redacted), when the run did not end ok. */
+  error?: string;
+}
+
+/** The state file: the newest runs, oldest first. */
+export interface RunHistory {
+  format: 1;
+  runs: RunRecord[];
+}

@@ -1,0 +1,76 @@
+// Pure parts of the run history and the schedule: bounded atomic state file, the health verdict,
+// durations, and the schedule's interval.
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evaluateHealth, formatDuration } from '../../src/core/history/health.js';
+import type { RunRecord } from '../../src/core/history/run-record.js';
+import { appendRun, MAX_RUNS, readHistory, STATE_FILE } from '../../src/core/history/state-file.js';
+import { longestInterval, nextRuns } from '../../src/core/schedule/cron-schedule.js';
+import { readMaxAge } from '../../src/core/settings/schedule.js';
+import { registerSecret } from '../../src/core/secrets.js';
+import type { BackupEntry } from '../../src/core/source.js';
+
+const run = (i: number, extra: Partial<RunRecord> = {}): RunRecord => ({
+  trigger: 'schedule',
+  outcome: 'ok',
+  startedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+  finishedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+  destinations: [{ kind: 'local', location: '/b', ok: true }],
+  ...extra,
+});
+
+describe('run history state file', () => {
+  it(`keeps the newest ${MAX_RUNS} runs, leaves no temp file, redacts secrets, replaces a damaged file`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hist-'));
+    for (let i = 0; i < MAX_RUNS + 5; i++) await appendRun(dir, run(i));
+    const runs = await readHistory(dir);
+    expect(runs).toHaveLength(MAX_RUNS);
+    expect(runs[0]!.startedAt).toBe(run(5).startedAt);
+    expect(await readdir(dir)).toEqual([STATE_FILE]);
+    registerSecret('hunter2-secret');
+    await appendRun(dir, run(200, { outcome: 'failed', error: 'login failed with hunter2-secret' }));
+    expect(await readFile(join(dir, STATE_FILE), 'utf8')).not.toContain('hunter2-secret');
+    await writeFile(join(dir, STATE_FILE), '{not json');
+    await expect(readHistory(dir)).rejects.toThrow(/run history .* is damaged/);
+    await appendRun(dir, run(300));
+    expect(await readHistory(dir)).toHaveLength(1);
+  });
+});
+
+describe('health verdict', () => {
+  const now = new Date(Date.UTC(2026, 0, 2));
+  const entry = (hoursAgo: number): BackupEntry => ({ folder: 'f', time: new Date(now.getTime() - hoursAgo * 3600e3), status: 'finished', files: [] }) as unknown as BackupEntry;
+  it('healthy when recent and the last run ok; a stopped run does not count; failed or old is unhealthy', () => {
+    expect(evaluateHealth({ runs: [run(1)], entries: [entry(1)], maxAgeMs: 2 * 3600e3, now }).healthy).toBe(true);
+    expect(evaluateHealth({ runs: [run(1), run(2, { outcome: 'stopped' })], entries: [entry(1)], maxAgeMs: 2 * 3600e3, now }).healthy).toBe(true);
+    const failed = evaluateHealth({ runs: [run(1), run(2, { outcome: 'failed', error: 'boom' })], entries: [entry(1)], maxAgeMs: 2 * 3600e3, now });
+    expect(failed).toMatchObject({ healthy: false });
+    expect(failed.reason).toMatch(/failed: boom$/);
+    expect(evaluateHealth({ runs: [run(1)], entries: [entry(3)], maxAgeMs: 2 * 3600e3, now }).reason).toMatch(/is 3h old, older than HEALTHCHECK_MAX_AGE 2h$/);
+    expect(evaluateHealth({ runs: [], entries: [], maxAgeMs: 1, now }).reason).toBe('no finished backup in BACKUP_DIR yet');
+  });
+  it('formats durations with their two largest units', () => {
+    expect(formatDuration(0)).toBe('0s');
+    expect(formatDuration(90_000)).toBe('1m 30s');
+    expect(formatDuration(25 * 3600e3)).toBe('1d 1h');
+  });
+});
+
+describe('schedule', () => {
+  it('the interval of a weekday schedule is its longest gap (the weekend); TZ moves the UTC times', () => {
+    const from = new Date(Date.UTC(2026, 0, 5)); // a Monday
+    expect(longestInterval({ expression: '30 2 * * 1-5' }, from)).toBe(3 * 86400e3);
+    expect(longestInterval({ expression: '*/2 * * * * *' }, from)).toBe(2000);
+    expect(nextRuns({ expression: '0 3 * * *', timezone: 'Asia/Tokyo' }, 1, from)[0]!.toISOString()).toBe('2026-01-05T18:00:00.000Z');
+  });
+  it('HEALTHCHECK_MAX_AGE takes durations and seconds', () => {
+    const read = (v: string) => readMaxAge({ env: { HEALTHCHECK_MAX_AGE: v }, flags: {} });
+    expect(read('25h')).toBe(25 * 3600e3);
+    expect(read('1h30m')).toBe(5400e3);
+    expect(read('3600')).toBe(3600e3);
+    expect(() => read('0')).toThrow(/not a positive duration/);
+    expect(() => read('1 day')).toThrow(/HEALTHCHECK_MAX_AGE='1 day' is not a duration/);
+  });
+});
