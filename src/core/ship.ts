@@ -20,24 +20,32 @@ export async function shipBackup(
     signal: AbortSignal;
     onProgress?: (destination: Destination, progress: PushProgress) => void;
     onRetry?: (destination: Destination, message: string) => void;
+    /** As soon as one destination is done (the others may still be going). */
+    onDone?: (outcome: ShipOutcome) => void;
   },
 ): Promise<ShipOutcome[]> {
   const outcomes = await Promise.all(
     destinations.map(async (destination): Promise<ShipOutcome> => {
-      try {
-        await destination.push(localPath, manifest, {
-          signal: opts.signal,
-          onProgress: (p) => opts.onProgress?.(destination, p),
-          onRetry: (m) => opts.onRetry?.(destination, m),
-        });
-        return { destination, ok: true };
-      } catch (err) {
-        const text = messageOf(err);
-        const named = text.includes(destination.kind === 's3' ? 'S3' : 'remote') ? text : `${destination.kind} ${destination.location}: ${text}`;
-        return { destination, ok: false, error: redact(`upload to ${destination.kind === 's3' ? 'S3' : 'the remote host'} failed: ${named}`) };
-      }
+      const outcome = await shipOne(destination);
+      opts.onDone?.(outcome);
+      return outcome;
     }),
   );
   if (opts.signal.aborted) throw new AbortedError(`stopped while shipping ${manifest.folder}`);
   return outcomes;
+
+  async function shipOne(destination: Destination): Promise<ShipOutcome> {
+    try {
+      await destination.push(localPath, manifest, {
+        signal: opts.signal,
+        onProgress: (p) => opts.onProgress?.(destination, p),
+        onRetry: (m) => opts.onRetry?.(destination, m),
+      });
+      return { destination, ok: true };
+    } catch (err) {
+      const text = messageOf(err);
+      const named = text.includes(destination.kind === 's3' ? 'S3' : 'remote') ? text : `${destination.kind} ${destination.location}: ${text}`;
+      return { destination, ok: false, error: redact(`upload to ${destination.kind === 's3' ? 'S3' : 'the remote host'} failed: ${named}`) };
+    }
+  }
 }

@@ -250,14 +250,17 @@ async function afterPublish(
       phases.get(d)?.update(p.bytes, p.file);
     },
     onRetry: (d, message) => emit({ type: 'retry', destination: where(d), message }),
+    // Each destination's phase ends when it is done, not when the slowest one is.
+    onDone: (outcome) => {
+      const phase = phases.get(outcome.destination);
+      if (outcome.ok) {
+        phase?.update(total);
+        phase?.done();
+      } else phase?.failed();
+    },
   });
   const errors: string[] = [];
   for (const outcome of shipped) {
-    const phase = phases.get(outcome.destination);
-    if (outcome.ok) {
-      phase?.update(total);
-      phase?.done();
-    } else phase?.failed();
     emit({ type: 'shipped', destination: where(outcome.destination), ok: outcome.ok, error: outcome.error });
     if (outcome.error) errors.push(outcome.error);
   }
