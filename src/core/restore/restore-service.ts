@@ -4,7 +4,7 @@
 import type { BackupSource } from '../source.js';
 import type { ConnectionSettings } from '../settings/connection.js';
 import { executeRestore, type RestoreOutcome } from './execute.js';
-import { fetchForRestore, stagedClusterFiles, streamForRestore, type FetchedFile } from './fetch.js';
+import { fetchForRestore, streamForRestore, type FetchedFile } from './fetch.js';
 import { defaultRestoreJobs, restoreClusterStaged } from './execute-cluster.js';
 import { planRestore, type PlanRefusal } from './plan.js';
 import { ProgressTracker } from '../progress.js';
@@ -77,7 +77,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
     const file = await streamed.finish(true);
     return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: file ? [file] : [], outcome };
   }
-  if (request.type === 'cluster' && entry.manifest && stagedClusterFiles(entry.manifest)) {
+  if (request.type === 'cluster' && plan.cluster?.staged && entry.manifest) {
     // Staged: the globals, then every database from its own file into a staging database, several
     // at once, each read once; put in place only when all of them have been restored.
     const outcome = await restoreClusterStaged({
@@ -93,9 +93,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
     });
     return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: outcome.files, outcome };
   }
-  if (request.type === 'cluster') {
-    emit({ type: 'warning', message: `${entry.folder} ${entry.manifest ? 'was made before pg-backups 0.2 (template1 has no file of its own)' : 'is a legacy backup'}: its cluster file is restored as one psql run, not staged; a failure part-way leaves part of the cluster on the server` });
-  }
+  // Not staged (an older backup, a legacy folder): the plan's warnings said so.
   const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit, progress });
   const outcome = await executeRestore({ ...common, type: request.type, file: fetched[0]!.path });
   return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: fetched, outcome };
