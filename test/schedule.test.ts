@@ -1,11 +1,11 @@
 // `pg-backups schedule` against a real server: runs on time, never two at once (a slow run makes the
 // next time skip with a warning), SIGTERM stops a run cleanly and promptly, TZ and bad expressions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { baseEnv, runCli, startCli } from './helpers/cli.js';
+import { startService } from './helpers/service-process.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { makeTempDir } from './helpers/tmp.js';
 
@@ -16,20 +16,7 @@ const history = async (dir: string) => JSON.parse(await readFile(join(dir, STATE
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A running `pg-backups schedule`, its stderr so far, and its exit. */
-function startSchedule(env: Record<string, string>) {
-  const child: ChildProcess = startCli(['schedule'], env);
-  const state = { stderr: '' };
-  child.stderr!.on('data', (d) => (state.stderr += d));
-  const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-  const waitFor = async (pattern: RegExp, timeoutMs = 30_000) => {
-    const until = Date.now() + timeoutMs;
-    while (!pattern.test(state.stderr)) {
-      if (Date.now() > until) throw new Error(`no ${pattern} in:\n${state.stderr}`);
-      await sleep(50);
-    }
-  };
-  return { child, state, closed, waitFor };
-}
+const startSchedule = (env: Record<string, string>) => startService(['schedule'], env);
 
 describe('pg-backups schedule', () => {
   let server: PgServer;

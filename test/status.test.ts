@@ -101,7 +101,7 @@ describe('run history, status and healthcheck', () => {
     const h = await runCli(['healthcheck'], downEnv());
     expect(h.code).toBe(1);
     expect(h.stdout.trim().split('\n')).toHaveLength(1);
-    expect(h.stdout).toMatch(/^unhealthy: the last run \(started \S+\) failed: .*127\.0\.0\.1:\d+/);
+    expect(h.stdout, h.stderr).toMatch(/^unhealthy: the last run \(started \S+\) failed: .*127\.0\.0\.1:\d+/);
 
     const s = await runCli(['status', '--json'], downEnv());
     expect(s.code).toBe(0);

@@ -4,21 +4,14 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as netConnect, createServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { promisify } from 'node:util';
 import { root } from './util.mjs';
 import { children, tempDirs } from './procs.mjs';
 
-export function freePort() {
-  return new Promise((resolveP, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolveP(port));
-    });
-  });
-}
+import { freePort } from '../../scripts/lib/free-port.mjs';
+
+export { freePort };
 export const execFileP = promisify(execFile);
 export function portAccepts(port) {
   return new Promise((res) => {

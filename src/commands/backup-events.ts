@@ -33,7 +33,7 @@ export function logBackupEvent(out: Output, e: BackupEvent): void {
       if (e.ok) out.log(`${e.destination} holds the backup`);
       break;
     case 'pruned':
-      out.log(`deleted old backup ${e.folder} from ${e.source} (retention)`);
+      out.log(`deleted old backup ${e.folder} from ${e.source} (${e.reason ?? 'retention'})`);
       break;
     case 'warning':
       out.warn(e.message);

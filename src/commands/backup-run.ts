@@ -4,20 +4,28 @@ import type { BackupResult } from '../core/backup/backup-service.js';
 import { recordedBackup } from '../core/history/recorded-backup.js';
 import type { RunRecord } from '../core/history/run-record.js';
 import { readBackupSettings } from '../core/settings/backup.js';
-import { readConnection } from '../core/settings/connection.js';
-import type { SettingInput } from '../core/settings/read.js';
+import { readNotifySettings } from '../core/settings/notify.js';
+import { notifyRun } from '../core/notify/notify-run.js';
+import { backupConnection, serverPrefix, type ServerScope } from '../core/settings/servers.js';
 import { openBackupTargets } from '../sources/open.js';
 import { logBackupEvent } from './backup-events.js';
 import type { CommandContext } from './command.js';
+import { prefixedOutput } from './output.js';
 import { progressLogger, readProgressInterval } from './progress-log.js';
 
 export type BackupRunner = (trigger: RunRecord['trigger']) => Promise<BackupResult>;
 
-/** Reads the settings of a backup run (throwing on a bad one) and returns what starts a run. */
-export function prepareBackupRun(ctx: CommandContext, input: SettingInput): BackupRunner {
+/**
+ * Reads the settings of one server's backup runs (throwing on a bad one) and returns what starts a
+ * run; the log lines of one of several servers start with its name.
+ */
+export function prepareBackupRun(ctx: CommandContext, scope: ServerScope): BackupRunner {
+  const { input } = scope;
   const settings = readBackupSettings(input);
-  const conn = readConnection(input);
-  const logProgress = progressLogger(ctx.out, readProgressInterval(input));
+  const conn = backupConnection(scope);
+  const out = prefixedOutput(ctx.out, serverPrefix(scope));
+  const logProgress = progressLogger(out, readProgressInterval(input));
+  const notify = readNotifySettings(input);
   return (trigger) =>
     recordedBackup({
       trigger,
@@ -25,7 +33,8 @@ export function prepareBackupRun(ctx: CommandContext, input: SettingInput): Back
       conn,
       sources: openBackupTargets(settings),
       signal: ctx.signal,
-      onEvent: (e) => (e.type === 'progress' ? logProgress(e.progress) : logBackupEvent(ctx.out, e)),
-      onHistoryError: (m) => ctx.out.warn(`the run history was not updated: ${m}`),
+      onEvent: (e) => (e.type === 'progress' ? logProgress(e.progress) : logBackupEvent(out, e)),
+      onHistoryError: (m) => out.warn(`the run history was not updated: ${m}`),
+      onRecord: (record) => notifyRun(notify, { server: scope.name, record }, { signal: ctx.signal, log: { warn: (m) => out.warn(m), info: (m) => out.log(m) } }),
     });
 }

@@ -1,6 +1,10 @@
-import { prepareBackupRun } from './backup-run.js';
-import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
+import type { BackupResult } from '../core/backup/backup-service.js';
+import { exitCodeFor } from '../core/errors.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, SERVERS_HELP, settingInput, type Command, type CommandContext } from './command.js';
 import { formatBytes } from './output.js';
+import { NOTIFY_HELP, NOTIFY_OPTIONS } from './notify-help.js';
+import { ROTATION_HELP, ROTATION_OPTIONS } from './rotation-help.js';
+import { prepareServerRuns, runEachServer, runSucceeded } from './server-runs.js';
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -14,13 +18,17 @@ export const backupCommand: Command = {
     'exclude-databases': { type: 'string' },
     'local-retention-days': { type: 'string' },
     'pg-bin-dir': { type: 'string' },
+    server: { type: 'string' },
     ...DESTINATION_OPTIONS,
+    ...NOTIFY_OPTIONS,
+    ...ROTATION_OPTIONS,
   },
   help: `Usage: pg-backups backup [options]
 
 Dumps the whole cluster, the globals (roles, tablespaces) and every database on its own into
 <BACKUP_DIR>/<YYYYMMDD_HHMMSS>/ (UTC), with manifest.json written last, then deletes local backups
-older than LOCAL_RETENTION_DAYS (never the newest one, never files pg-backups did not write).
+older than LOCAL_RETENTION_DAYS and kept by no KEEP_* rule (never the newest one, never files
+pg-backups did not write); each destination the same with its own days and rules.
 Each file restores with: gunzip -c FILE | psql
 The run's outcome is added to the run history, <BACKUP_DIR>/.pg-backups-state.json (see pg-backups status).
 
@@ -40,10 +48,15 @@ Remote host over SSH (the same folder goes to RSYNC_PATH/<folder>/ with rsync):
   RSYNC_ENABLED=true, RSYNC_HOST, RSYNC_USER (root), RSYNC_PORT (22), RSYNC_PATH, RSYNC_SSH_KEY,
   RSYNC_KNOWN_HOSTS (~/.ssh/known_hosts; the host's key must be in it), RSYNC_RETENTION_DAYS (30)
 Retries of S3 and remote transfers: RETRY_ATTEMPTS (3 retries), RETRY_DELAY (5 s, doubling)
+${ROTATION_HELP}
+${NOTIFY_HELP}
 Every setting has a flag of the same name in lower case with dashes (e.g. --s3-bucket), except secrets.
   --json                        the result as JSON on stdout
   --quiet                       no progress lines on stderr
 ${CONNECTION_HELP}
+
+${SERVERS_HELP}
+  --server NAME                 back up only this one of them
 
 ${GENERAL_SETTINGS_HELP}
 
@@ -51,20 +64,43 @@ ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
     const input = settingInput(ctx);
-    const result = await prepareBackupRun(ctx, input)('backup');
-    const total = result.manifest.files.reduce((n, f) => n + f.bytes, 0);
+    const runners = prepareServerRuns(ctx, input);
+    if (runners.length === 1 && runners[0]!.scope.name === undefined) {
+      // The one server of the libpq variables: today's output, a thrown error is the command's.
+      const result = await runners[0]!.run('backup');
+      ctx.out.printJson({ ok: result.errors.length === 0, ...resultJson(result) });
+      printResult(ctx, '', result);
+      return result.errors.length === 0 ? 0 : 1;
+    }
+    const outcomes = await runEachServer(runners, 'backup', ctx.signal);
     ctx.out.printJson({
-      ok: result.errors.length === 0,
-      folder: result.folder,
-      path: result.path,
-      manifest: result.manifest,
-      destinations: result.shipped.map((o) => ({ kind: o.destination.kind, location: o.destination.location, ok: o.ok, ...(o.error ? { error: o.error } : {}) })),
-      pruned: result.prunes.flatMap((p) => p.removed.map((e) => ({ source: p.source.kind, folder: e.folder }))),
-      errors: result.errors,
+      ok: outcomes.every(runSucceeded),
+      servers: outcomes.map((o) => ({ server: o.scope.name, ok: runSucceeded(o), ...(o.result ? resultJson(o.result) : { error: o.error }) })),
     });
-    const where = ['local', ...result.shipped.filter((o) => o.ok).map((o) => o.destination.kind)].join(', ');
-    ctx.out.print(`backup ${result.folder} finished: ${result.manifest.files.length} files, ${formatBytes(total)} in ${result.path} (on ${where})`);
-    for (const error of result.errors) ctx.out.error(error);
-    return result.errors.length === 0 ? 0 : 1;
+    for (const o of outcomes) {
+      if (o.result) printResult(ctx, `${o.scope.name}: `, o.result);
+      else ctx.out.error(`${o.scope.name}: no backup: ${o.error}`);
+    }
+    const failed = outcomes.filter((o) => !runSucceeded(o));
+    if (failed.length > 0) ctx.out.print(`${failed.length} of ${outcomes.length} servers failed: ${failed.map((o) => o.scope.name).join(', ')}`);
+    return failed.length === 0 ? 0 : Math.max(...failed.map((o) => (o.thrown !== undefined ? exitCodeFor(o.thrown) : 1)));
   },
 };
+
+function resultJson(result: BackupResult) {
+  return {
+    folder: result.folder,
+    path: result.path,
+    manifest: result.manifest,
+    destinations: result.shipped.map((o) => ({ kind: o.destination.kind, location: o.destination.location, ok: o.ok, ...(o.error ? { error: o.error } : {}) })),
+    pruned: result.prunes.flatMap((p) => p.removed.map((e) => ({ source: p.source.kind, folder: e.folder }))),
+    errors: result.errors,
+  };
+}
+
+function printResult(ctx: CommandContext, prefix: string, result: BackupResult): void {
+  const total = result.manifest.files.reduce((n, f) => n + f.bytes, 0);
+  const where = ['local', ...result.shipped.filter((o) => o.ok).map((o) => o.destination.kind)].join(', ');
+  ctx.out.print(`${prefix}backup ${result.folder} finished: ${result.manifest.files.length} files, ${formatBytes(total)} in ${result.path} (on ${where})`);
+  for (const error of result.errors) ctx.out.error(prefix + error);
+}

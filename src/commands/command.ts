@@ -90,3 +90,9 @@ export const DESTINATION_OPTIONS = {
   'retry-attempts': { type: 'string' },
   'retry-delay': { type: 'string' },
 } as const;
+
+export const SERVERS_HELP = `Several servers (instead of the connection above): one variable per server,
+  BACKUP_<NAME>=postgresql://user:password@host:5432/postgres (or BACKUP_<NAME>_FILE), e.g.
+  BACKUP_PROD=postgresql://backup@db1:5432/postgres BACKUP_BILLING=postgresql://backup@db2/postgres.
+  Each server's backups go to <BACKUP_DIR>/<name>/ (and <S3_PREFIX>/<name>/, <RSYNC_PATH>/<name>/), name
+  in lower case, with its own run history; PGUSER, PGPASSWORD, PGSSLMODE, ... fill what a URI leaves out.`;

@@ -1,5 +1,5 @@
 import { EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, type Command } from './command.js';
-import { HISTORY_HELP, HISTORY_OPTIONS, healthJson, readHistoryReport } from './history-input.js';
+import { HISTORY_HELP, HISTORY_OPTIONS, healthJson, onlyReport, readHistorySnapshot } from './history-input.js';
 
 export const healthcheckCommand: Command = {
   name: 'healthcheck',
@@ -18,6 +18,10 @@ Options:
 ${HISTORY_HELP}
   --json              the verdict as JSON on stdout
 
+With several servers (BACKUP_<NAME>=postgresql://...) every one is checked in its own
+<BACKUP_DIR>/<name>/: healthy only when all are, the line naming each one that is not
+("unhealthy: billing: the last run ... failed: ..."); --server NAME checks one.
+
   HEALTHCHECK CMD pg-backups healthcheck      (in a Dockerfile; same BACKUP_DIR and BACKUP_SCHEDULE
                                                as the service)
 
@@ -26,10 +30,25 @@ ${GENERAL_SETTINGS_HELP}
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const report = await readHistoryReport(ctx);
-    const { health } = report;
-    ctx.out.printJson({ ok: health.healthy, ...healthJson(report), lastRun: health.lastRun ?? null });
-    ctx.out.print(`${health.healthy ? 'healthy' : 'unhealthy'}: ${health.reason}`);
-    return health.healthy ? 0 : 1;
+    const { snapshot, named } = await readHistorySnapshot(ctx);
+    if (!named) {
+      const report = onlyReport(snapshot);
+      const { health } = report;
+      ctx.out.printJson({ ok: health.healthy, ...healthJson(report), lastRun: health.lastRun ?? null });
+      ctx.out.print(`${health.healthy ? 'healthy' : 'unhealthy'}: ${health.reason}`);
+      return health.healthy ? 0 : 1;
+    }
+    // Several servers: healthy only when every one is; the reason names the ones that are not.
+    ctx.out.printJson({
+      ok: snapshot.healthy,
+      healthy: snapshot.healthy,
+      reason: snapshot.reason,
+      servers: snapshot.targets.map((t) => ({
+        server: t.target.name,
+        ...(t.report ? { ...healthJson(t.report), lastRun: t.report.health.lastRun ?? null } : { healthy: false, reason: t.reason }),
+      })),
+    });
+    ctx.out.print(`${snapshot.healthy ? 'healthy' : 'unhealthy'}: ${snapshot.reason}`);
+    return snapshot.healthy ? 0 : 1;
   },
 };

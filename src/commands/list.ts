@@ -1,13 +1,14 @@
-import { listBackups } from '../core/catalog.js';
+import { listBackups, type CatalogEntry, type SourceFailure } from '../core/catalog.js';
 import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command, GENERAL_SETTINGS_HELP, settingInput } from './command.js';
 import { formatBytes, table } from './output.js';
+import { SERVER_HELP, SERVER_OPTION, commandScopes } from './server-option.js';
 import { SOURCE_HELP, selectSources } from './sources.js';
 
 export const listCommand: Command = {
   name: 'list',
   summary: 'every backup on every enabled source, newest first, with where each copy lives',
   maxPositionals: 0,
-  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' }, ...DESTINATION_OPTIONS },
+  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' }, ...SERVER_OPTION, ...DESTINATION_OPTIONS },
   help: `Usage: pg-backups list [options]
 
 Lists backups on every enabled source (local, S3, remote host), merged by folder and newest first,
@@ -23,6 +24,8 @@ never picked as latest and never counts as the newest backup for retention.
 
 Options:
 ${SOURCE_HELP}
+${SERVER_HELP} (default: every server;
+                            FOLDER then shows <name>/<folder>)
   --json                    the list as JSON on stdout
 
 ${GENERAL_SETTINGS_HELP}
@@ -30,12 +33,21 @@ ${GENERAL_SETTINGS_HELP}
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const { backups, failures } = await listBackups(selectSources(settingInput(ctx), { localMustExist: true }).selected, ctx.signal);
-    for (const f of failures) ctx.out.error(`cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
+    const input = settingInput(ctx);
+    const scopes = commandScopes(ctx, input).map((scope) => ({ scope, sources: selectSources(scope.input, { localMustExist: true }).selected }));
+    const backups: Array<CatalogEntry & { server?: string }> = [];
+    const failures: Array<SourceFailure & { server?: string }> = [];
+    for (const { scope, sources } of scopes) {
+      const listed = await listBackups(sources, ctx.signal);
+      backups.push(...listed.backups.map((b) => ({ ...b, ...(scope.name ? { server: scope.name } : {}) })));
+      failures.push(...listed.failures.map((f) => ({ ...f, ...(scope.name ? { server: scope.name } : {}) })));
+    }
+    for (const f of failures) ctx.out.error(`${f.server ? `${f.server}: ` : ''}cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
     ctx.out.printJson({
       ok: failures.length === 0,
-      errors: failures.map((f) => ({ source: f.source.kind, location: f.source.location, error: f.error })),
+      errors: failures.map((f) => ({ ...(f.server ? { server: f.server } : {}), source: f.source.kind, location: f.source.location, error: f.error })),
       backups: backups.map((b) => ({
+        ...(b.server ? { server: b.server } : {}),
         folder: b.folder,
         time: b.time.toISOString(),
         status: b.status,
@@ -60,7 +72,7 @@ ${EXIT_CODES_HELP}
         b.problem ?? '',
       ].filter(Boolean);
       rows.push([
-        b.folder,
+        b.server ? `${b.server}/${b.folder}` : b.folder,
         b.status === 'foreign' ? 'not ours' : b.status,
         b.manifest?.server.version ?? '-',
         b.status === 'foreign' ? '-' : String(b.databases.length),

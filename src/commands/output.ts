@@ -50,3 +50,9 @@ export function table(rows: string[][]): string[] {
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  '));
 }
+
+/** The same output with every log line (not stdout results) prefixed, e.g. "prod: " for one of several servers. */
+export function prefixedOutput(out: Output, prefix: string): Output {
+  if (!prefix) return out;
+  return { ...out, log: (m) => out.log(prefix + m), warn: (m) => out.warn(prefix + m), error: (m) => out.error(prefix + m) };
+}

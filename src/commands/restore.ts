@@ -4,8 +4,8 @@ import { planRestore } from '../core/restore/plan.js';
 import { planLines } from './restore-plan-text.js';
 import { progressLogger, readProgressInterval } from './progress-log.js';
 import { readPgBinDir } from '../core/settings/backup.js';
-import { readConnection } from '../core/settings/connection.js';
-import { anyRestoreSetting, readRestoreRequest } from '../core/settings/restore.js';
+import { anyRestoreSetting, readRestoreRequest, readRestoreServer } from '../core/settings/restore.js';
+import { readOneServerScope, restoreConnection } from '../core/settings/servers.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
 import { formatBytes } from './output.js';
 import { selectSources } from './sources.js';
@@ -31,6 +31,7 @@ export const restoreCommand: Command = {
     'backup-dir': { type: 'string' },
     'pg-bin-dir': { type: 'string' },
     'dry-run': { type: 'boolean' },
+    server: { type: 'string' },
   },
   help: `Usage: pg-backups restore [options]
 
@@ -50,6 +51,11 @@ anything when RESTORE_* settings (or the flags) are given.
   --restore-dir DIR                RESTORE_DIR (default /restore): where downloads go
   --backup-dir DIR                 BACKUP_DIR (default /backups): the local source
   --pg-bin-dir DIR                 PG_BIN_DIR: where psql is (default: install places, then PATH)
+  --server NAME                    RESTORE_SERVER: with several servers (BACKUP_<NAME>=postgresql://...),
+                                   the one whose backups (<BACKUP_DIR>/<name>/, <S3_PREFIX>/<name>/,
+                                   <RSYNC_PATH>/<name>/) to restore from; the restore goes to that
+                                   server's BACKUP_<NAME> unless PGHOST, --host or DATABASE_URL names
+                                   another. A name without its BACKUP_<NAME> only picks the folder.
   --dry-run                        print the preflight plan (what would be downloaded, created,
                                    replaced and ended; free space; warnings; every refusal) and
                                    change nothing; exit 0 when the restore would start, else the
@@ -75,13 +81,14 @@ ${EXIT_CODES_HELP}
       if (screenWanted(ctx.env) && !ctx.out.json && ctx.flags['dry-run'] !== true) return openScreen(ctx);
       throw new UsageError(`nothing to restore: no terminal to ask in, and no RESTORE_* settings; ${WHAT_TO_SET}`);
     }
-    const sources = selectSources(input);
+    const scope = readOneServerScope(input, { ...readRestoreServer(input), folderOnly: true });
+    const sources = selectSources(scope.input);
     const enabled = [sources.local, ...sources.destinations].map((s) => s.kind);
-    const request = readRestoreRequest(input, enabled);
+    const request = readRestoreRequest(scope.input, enabled);
     const source = [sources.local, ...sources.destinations].find((s) => s.kind === request.source)!;
-    const conn = readConnection(input);
+    const conn = restoreConnection(scope);
     if (ctx.flags['dry-run'] === true) {
-      const { plan } = await planRestore({ request, source, conn, pgBinDir: readPgBinDir(input), signal: ctx.signal });
+      const { plan } = await planRestore({ request, source, conn, pgBinDir: readPgBinDir(scope.input), signal: ctx.signal });
       ctx.out.printJson({ ok: plan.ok, dryRun: true, plan });
       for (const line of planLines(plan)) ctx.out.print(line);
       return plan.ok ? 0 : plan.refusals[0]!.exitCode;
@@ -91,7 +98,7 @@ ${EXIT_CODES_HELP}
       request,
       source,
       conn,
-      pgBinDir: readPgBinDir(input),
+      pgBinDir: readPgBinDir(scope.input),
       signal: ctx.signal,
       onEvent: (e) => {
         if (e.type === 'progress') logProgress(e.progress);
@@ -103,6 +110,7 @@ ${EXIT_CODES_HELP}
     });
     ctx.out.printJson({
       ok: true,
+      ...(scope.name ? { server: scope.name } : {}),
       folder: summary.folder,
       source: summary.source,
       type: summary.type,

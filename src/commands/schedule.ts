@@ -1,16 +1,21 @@
-import { prepareBackupRun } from './backup-run.js';
+import { RunBusyError } from '../core/backup/run-lock.js';
+import type { RunRecord } from '../core/history/run-record.js';
+import { prepareServerRuns, runEachServer, type ServerRunner } from './server-runs.js';
 import { readOnStart, readSchedule } from '../core/settings/schedule.js';
 import { UsageError } from '../core/errors.js';
 import { formatRunTime, nextRuns } from '../core/schedule/cron-schedule.js';
 import { runScheduler } from '../core/schedule/scheduler.js';
+import { readLocal } from '../core/settings/backup.js';
+import { prepareStatusEndpoint, STATUS_HELP, STATUS_OPTIONS } from './status-endpoint.js';
 import { backupCommand } from './backup.js';
-import { CONNECTION_HELP, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
+import { NOTIFY_HELP } from './notify-help.js';
+import { CONNECTION_HELP, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, SERVERS_HELP, settingInput, type Command, type CommandContext } from './command.js';
 
 export const scheduleCommand: Command = {
   name: 'schedule',
   summary: 'long-running: a backup run on start, then one per BACKUP_SCHEDULE (cron); the backup image\'s main process',
   maxPositionals: 0,
-  options: { ...backupCommand.options, schedule: { type: 'string' }, 'on-start': { type: 'string' } },
+  options: { ...backupCommand.options, schedule: { type: 'string' }, 'on-start': { type: 'string' }, ...STATUS_OPTIONS },
   help: `Usage: pg-backups schedule [options]
 
 Runs as a service (the backup image's main process): one backup run on start, then one at every
@@ -41,8 +46,18 @@ SIGTERM or SIGINT stops the service within seconds: a run in progress is stopped
 no run was going at the signal, 1 when a run was cut short.
 
 Every option of \`pg-backups backup\` (see pg-backups backup --help) applies to each run:
-BACKUP_DIR, BACKUP_DATABASES, COMPRESSION_LEVEL, LOCAL_RETENTION_DAYS, S3_*, RSYNC_*, ...
+BACKUP_DIR, BACKUP_DATABASES, COMPRESSION_LEVEL, LOCAL_RETENTION_DAYS, KEEP_* (rotation), S3_*, RSYNC_*, ...
+
+${NOTIFY_HELP}
+  Every run notifies: the one on start, each scheduled one, and one stopped by SIGTERM (as a failure).
+
 ${CONNECTION_HELP}
+
+${STATUS_HELP}
+
+${SERVERS_HELP}
+  Each time, the servers are backed up one after the other (in name order); one that is down or
+  fails is logged and recorded in its own run history, and the others still run. --server NAME: only it.
 
 ${GENERAL_SETTINGS_HELP}
 
@@ -55,10 +70,13 @@ ${EXIT_CODES_HELP}
       throw new UsageError(`BACKUP_SCHEDULE is not set; \`pg-backups schedule\` needs a cron expression, e.g. BACKUP_SCHEDULE='0 3 * * *' (03:00 every day) or BACKUP_SCHEDULE='0 */6 * * *'`);
     }
     const onStart = readOnStart(input);
-    const startRun = prepareBackupRun(ctx, input);
+    const runners = prepareServerRuns(ctx, input);
+    const statusEndpoint = prepareStatusEndpoint(ctx, input, schedule);
     const zone = schedule.timezone ?? 'the local time zone';
     ctx.out.log(`schedule ${JSON.stringify(schedule.expression)} in ${zone}${onStart ? ', with a run now' : ' (BACKUP_ON_START=false: no run now)'}; next runs:`);
     for (const time of nextRuns(schedule, 3)) ctx.out.log(`  ${formatRunTime(time, schedule.timezone)}`);
+    // One target per server, each with its own BACKUP_DIR and run history.
+    const statusServer = await statusEndpoint?.start(runners.map(({ scope }) => ({ ...(scope.name !== undefined ? { name: scope.name } : {}), backupDir: readLocal(scope.input).backupDir })));
     const outcome = await runScheduler({
       schedule,
       onStart,
@@ -66,13 +84,39 @@ ${EXIT_CODES_HELP}
       log: { info: (m) => ctx.out.log(m), warn: (m) => ctx.out.warn(m), error: (m) => ctx.out.error(m) },
       run: async (trigger) => {
         ctx.out.log(trigger === 'start' ? 'backup run on start' : 'scheduled backup run');
-        const result = await startRun(trigger);
-        for (const error of result.errors) ctx.out.error(error);
-        if (result.errors.length === 0) ctx.out.log(`backup ${result.folder} finished`);
-        return result.errors.length === 0;
+        return runServers(ctx, runners, trigger);
       },
-    });
+    }).finally(() => statusServer?.close());
     ctx.out.log(outcome.cutShort ? 'stopped; the run in progress was cut short (see above)' : 'stopped; no run was in progress');
     return outcome.cutShort ? 1 : 0;
   },
 };
+
+/**
+ * One round: the one libpq server as before (a thrown error is the scheduler's to report), or every
+ * named server in turn, each one's failure logged without stopping the others.
+ */
+async function runServers(ctx: CommandContext, runners: ServerRunner[], trigger: RunRecord['trigger']): Promise<boolean> {
+  if (runners.length === 1 && runners[0]!.scope.name === undefined) {
+    const result = await runners[0]!.run(trigger);
+    for (const error of result.errors) ctx.out.error(error);
+    if (result.errors.length === 0) ctx.out.log(`backup ${result.folder} finished`);
+    return result.errors.length === 0;
+  }
+  const outcomes = await runEachServer(runners, trigger, ctx.signal);
+  let ok = true;
+  for (const o of outcomes) {
+    const name = o.scope.name!;
+    if (o.result) {
+      for (const error of o.result.errors) ctx.out.error(`${name}: ${error}`);
+      if (o.result.errors.length === 0) ctx.out.log(`${name}: backup ${o.result.folder} finished`);
+      else ok = false;
+    } else if (o.thrown instanceof RunBusyError) {
+      ctx.out.warn(`${name}: skipped: ${o.error}`);
+    } else {
+      ok = false;
+      ctx.out.error(`${name}: the run failed: ${o.error}`);
+    }
+  }
+  return ok;
+}

@@ -4,13 +4,14 @@ import { redact } from '../core/secrets.js';
 import { verifyBackup, type VerifyReport } from '../core/verify.js';
 import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command, GENERAL_SETTINGS_HELP, settingInput } from './command.js';
 import { formatBytes } from './output.js';
+import { SERVER_HELP, SERVER_OPTION, commandScope } from './server-option.js';
 import { SOURCE_HELP, selectSources } from './sources.js';
 
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check every file of a backup: gzip stream, size and sha256 from the manifest',
   maxPositionals: 1,
-  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' }, all: { type: 'boolean' }, ...DESTINATION_OPTIONS },
+  options: { source: { type: 'string' }, 'backup-dir': { type: 'string' }, all: { type: 'boolean' }, ...SERVER_OPTION, ...DESTINATION_OPTIONS },
   help: `Usage: pg-backups verify [FOLDER|latest] [options]
 
 Reads every file of a backup to the end: each must be a whole gzip stream, and for backups with a
@@ -23,6 +24,7 @@ incomplete; otherwise exit 1 when a source could not be read.
 
 Options:
 ${SOURCE_HELP}
+${SERVER_HELP}
   --all                     verify every backup on the source(s)
   --json                    the reports as JSON on stdout
 
@@ -31,7 +33,8 @@ ${GENERAL_SETTINGS_HELP}
 ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
-    const sources = selectSources(settingInput(ctx), { localMustExist: true }).selected;
+    const input = settingInput(ctx);
+    const sources = selectSources(commandScope(ctx, input).input, { localMustExist: true }).selected;
     const { backups: catalog, failures } = await listBackups(sources, ctx.signal);
     const errors = failures.map((f) => `cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
     for (const e of errors) ctx.out.error(e);

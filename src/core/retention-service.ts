@@ -1,10 +1,11 @@
 // Applying retention to several places, the one way `backup` (after a run) and `prune` both do it:
-// each place in turn with its own days, the local copy last and only where every destination holds
-// what it deletes, progress and warnings reported, a failure of one place recorded without stopping
-// the others.
+// each place in turn with its own days and KEEP_* rules, the local copy last and only where every
+// destination holds what it deletes, progress and warnings reported, a failure of one place
+// recorded without stopping the others.
 import { AbortedError, messageOf } from './errors.js';
 import type { ProgressTracker } from './progress.js';
 import { pruneSource, type PruneResult } from './prune.js';
+import type { KeepRule } from './rotation.js';
 import { redact } from './secrets.js';
 import type { BackupEntry, BackupSource, Destination } from './source.js';
 
@@ -13,6 +14,8 @@ export interface RetentionTarget {
   days: number;
   /** The setting the days come from, for messages: LOCAL_RETENTION_DAYS... */
   setting: string;
+  /** KEEP_DAILY/WEEKLY/MONTHLY rules there (none: the days alone). */
+  rules?: readonly KeepRule[];
   /** For the local copy: the destinations that must hold what it deletes. */
   shippedTo?: Destination[];
 }
@@ -24,7 +27,8 @@ export interface RetentionRun {
   /** Folders never deleted anywhere (the backup a run has just written). */
   keep?: readonly string[];
   progress?: ProgressTracker;
-  onRemove?: (source: BackupSource, entry: BackupEntry) => void;
+  /** `reason`: why it went ("40 days old, past S3_RETENTION_DAYS=7, kept by no rule of KEEP_DAILY=7"). */
+  onRemove?: (source: BackupSource, entry: BackupEntry, reason: string) => void;
   onWarning?: (source: BackupSource, message: string) => void;
 }
 
@@ -47,10 +51,16 @@ export function retentionSetting(source: BackupSource): string {
  * The targets for `sources`: each destination with its own days, and the local copy (last) with the
  * destinations it must be shipped to.
  */
-export function retentionTargets(sources: BackupSource[], local: { source: BackupSource; days: number }, destinations: Destination[]): RetentionTarget[] {
+export function retentionTargets(
+  sources: BackupSource[],
+  local: { source: BackupSource; days: number; rules?: readonly KeepRule[] },
+  destinations: Destination[],
+): RetentionTarget[] {
   const targets: RetentionTarget[] = [];
-  for (const d of destinations) if (sources.includes(d)) targets.push({ source: d, days: d.retentionDays, setting: retentionSetting(d) });
-  if (sources.includes(local.source)) targets.push({ source: local.source, days: local.days, setting: 'LOCAL_RETENTION_DAYS', shippedTo: destinations });
+  for (const d of destinations) if (sources.includes(d)) targets.push({ source: d, days: d.retentionDays, setting: retentionSetting(d), rules: d.keepRules });
+  if (sources.includes(local.source)) {
+    targets.push({ source: local.source, days: local.days, setting: 'LOCAL_RETENTION_DAYS', rules: local.rules, shippedTo: destinations });
+  }
   return targets;
 }
 
@@ -67,8 +77,10 @@ export async function applyRetention(targets: RetentionTarget[], run: RetentionR
         signal: run.signal,
         shippedTo: target.shippedTo,
         keep: run.keep,
-        onRemove: (entry) => {
-          run.onRemove?.(source, entry);
+        rules: target.rules,
+        daysSetting: target.setting,
+        onRemove: (entry, reason) => {
+          run.onRemove?.(source, entry, reason);
           phase?.update(0, entry.folder);
         },
       });

@@ -1,6 +1,7 @@
 // One interface for every place backups live: local disk, S3, a remote host.
 import type { Readable } from 'node:stream';
 import type { Manifest } from './backup/manifest.js';
+import type { KeepRule } from './rotation.js';
 
 export type SourceKind = 'local' | 's3' | 'remote';
 
@@ -44,6 +45,8 @@ export interface BackupSource {
    * symbolic link), and only the names the manifest lists; anything else stays.
    */
   remove(entry: BackupEntry, signal?: AbortSignal): Promise<void>;
+  /** The same for several, where a source does that better at once (one connection); in order. */
+  removeAll?(entries: BackupEntry[], signal?: AbortSignal, onRemoved?: (entry: BackupEntry) => void): Promise<void>;
 }
 
 /** Progress of a push: the file at work, and the bytes of the whole push done and in all. */
@@ -57,6 +60,8 @@ export interface PushProgress {
 export interface Destination extends BackupSource {
   /** Days a backup is kept there. */
   readonly retentionDays: number;
+  /** KEEP_DAILY/WEEKLY/MONTHLY rules there (S3_KEEP_*, RSYNC_KEEP_* or KEEP_*): what they keep stays past the days. */
+  readonly keepRules: readonly KeepRule[];
   /**
    * Copies a finished local backup folder (`localPath`, whose manifest is `manifest`) here. The
    * manifest goes last, and only once every file is whole: until then the folder never looks

@@ -6,6 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { readLocal } from '../core/settings/backup.js';
 import { readRemote, readS3, type RemoteSettings, type S3Settings } from '../core/settings/destinations.js';
 import { readEnum, readRaw, type SettingInput } from '../core/settings/read.js';
+import type { KeepRule } from '../core/rotation.js';
 import type { BackupSource, Destination, SourceKind } from '../core/source.js';
 import { LocalSource } from './local.js';
 import { RemoteDestination } from './remote.js';
@@ -28,6 +29,8 @@ const KINDS = ['local', 's3', 'remote'] as const;
 export interface SelectedSources {
   local: LocalSource;
   localRetentionDays: number;
+  /** LOCAL_KEEP_* (else KEEP_*) rules of BACKUP_DIR. */
+  localKeepRules: KeepRule[];
   destinations: Destination[];
   /** What the command reads: the one named by --source, or all of them. */
   selected: BackupSource[];
@@ -54,7 +57,7 @@ export function selectSources(input: SettingInput, opts: { localMustExist?: bool
   if (opts.localMustExist && (kind === undefined || kind === 'local')) {
     const problem = localDirProblem(local.dir);
     if (problem) {
-      const explicit = readRaw(input, { name: 'BACKUP_DIR', flag: 'backup-dir' }) !== undefined;
+      const explicit = readRaw(input, { name: 'BACKUP_DIR', flag: 'backup-dir' }) !== undefined && !input.defaulted?.has('BACKUP_DIR');
       if (explicit || kind === 'local' || destinations.length === 0) {
         throw new UsageError(`BACKUP_DIR ${local.dir} ${problem}; point BACKUP_DIR at the folder that holds the backups, e.g. BACKUP_DIR=/backups`);
       }
@@ -62,7 +65,7 @@ export function selectSources(input: SettingInput, opts: { localMustExist?: bool
       all = destinations;
     }
   }
-  return { local, localRetentionDays: localSettings.retentionDays, destinations, selected: kind ? all.filter((s) => s.kind === kind) : all };
+  return { local, localRetentionDays: localSettings.retentionDays, localKeepRules: localSettings.keepRules, destinations, selected: kind ? all.filter((s) => s.kind === kind) : all };
 }
 
 function localDirProblem(dir: string): string | undefined {

@@ -11,6 +11,7 @@ import { FOLDER_PATTERN, folderTime, MANIFEST_FILE } from '../core/backup/names.
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
 import type { RemoteSettings } from '../core/settings/destinations.js';
+import type { KeepRule } from '../core/rotation.js';
 import { mapLimit } from '../core/map-limit.js';
 import { sftpReadStream } from './ssh-sftp-stream.js';
 import { rsyncInto } from './rsync.js';
@@ -31,11 +32,13 @@ export class RemoteDestination implements Destination {
   readonly kind = 'remote' as const;
   readonly location: string;
   readonly retentionDays: number;
+  readonly keepRules: readonly KeepRule[];
 
   constructor(readonly settings: RemoteSettings) {
     const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
     this.location = `${settings.user}@${host}:${settings.port === 22 ? '' : `${settings.port}:`}${settings.path}`;
     this.retentionDays = settings.retentionDays;
+    this.keepRules = settings.keepRules;
   }
 
   /** The prefix of every message: names the destination. */
@@ -147,33 +150,54 @@ export class RemoteDestination implements Destination {
   }
 
   async remove(entry: BackupEntry, signal?: AbortSignal): Promise<void> {
-    if (entry.status !== 'finished' || !entry.manifest) throw new Error(`only finished backups are removed, not ${entry.folder}`);
-    checkName(entry.folder, 'folder');
-    for (const f of entry.manifest.files) checkName(f.name, 'file');
-    const manifest = entry.manifest;
-    const path = rjoin(this.settings.path, entry.folder);
-    await this.retrying(`delete ${entry.folder}`, signal, () =>
+    await this.removeAll([entry], signal);
+  }
+
+  /**
+   * Deletes several finished backups over one SSH session (a prune of a year of folders would
+   * otherwise open hundreds); a retry after a dropped connection goes on with the ones not yet gone.
+   */
+  async removeAll(entries: BackupEntry[], signal?: AbortSignal, onRemoved?: (entry: BackupEntry) => void): Promise<void> {
+    for (const entry of entries) {
+      if (entry.status !== 'finished' || !entry.manifest) throw new Error(`only finished backups are removed, not ${entry.folder}`);
+      checkName(entry.folder, 'folder');
+      for (const f of entry.manifest.files) checkName(f.name, 'file');
+    }
+    const done = new Set<string>();
+    await this.retrying(entries.length === 1 ? `delete ${entries[0]!.folder}` : `delete ${entries.length} backups`, signal, () =>
       this.withSftp(signal, async (ops) => {
-        await this.realFolder(ops, path);
-        const unlink = async (name: string) => {
-          try {
-            // Only a regular file: a link (or anything else) of that name is not what pg-backups wrote.
-            if (!(await ops.lstat(rjoin(path, name))).isFile()) return;
-            await ops.unlink(rjoin(path, name));
-          } catch (err) {
-            if (!isNoSuchFile(err)) throw this.sftpError(err, `cannot delete ${rjoin(path, name)}`);
-          }
-        };
-        await unlink(MANIFEST_FILE); // first: from here on the folder no longer looks finished
-        for (const f of manifest.files) await unlink(f.name);
-        try {
-          await ops.rmdir(path); // only if empty: files we did not write stay, and so does their folder
-        } catch (err) {
-          const code = sftpCode(err);
-          if (code !== SFTP_FAILURE && !isNoSuchFile(err)) throw this.sftpError(err, `cannot delete ${path}`);
+        for (const entry of entries) {
+          if (done.has(entry.folder)) continue;
+          signal?.throwIfAborted();
+          await this.removeFolder(ops, entry);
+          done.add(entry.folder);
+          onRemoved?.(entry);
         }
       }),
     );
+  }
+
+  private async removeFolder(ops: SftpOps, entry: BackupEntry): Promise<void> {
+    const manifest = entry.manifest!;
+    const path = rjoin(this.settings.path, entry.folder);
+    await this.realFolder(ops, path);
+    const unlink = async (name: string) => {
+      try {
+        // Only a regular file: a link (or anything else) of that name is not what pg-backups wrote.
+        if (!(await ops.lstat(rjoin(path, name))).isFile()) return;
+        await ops.unlink(rjoin(path, name));
+      } catch (err) {
+        if (!isNoSuchFile(err)) throw this.sftpError(err, `cannot delete ${rjoin(path, name)}`);
+      }
+    };
+    await unlink(MANIFEST_FILE); // first: from here on the folder no longer looks finished
+    for (const f of manifest.files) await unlink(f.name);
+    try {
+      await ops.rmdir(path); // only if empty: files we did not write stay, and so does their folder
+    } catch (err) {
+      const code = sftpCode(err);
+      if (code !== SFTP_FAILURE && !isNoSuchFile(err)) throw this.sftpError(err, `cannot delete ${path}`);
+    }
   }
 
   /** Throws unless `path` is a real folder on the remote host (not a symbolic link to one). */

@@ -19,6 +19,7 @@ import { parseManifest, serializeManifest, type Manifest } from '../core/backup/
 import { FOLDER_PATTERN, MANIFEST_FILE, folderTime } from '../core/backup/names.js';
 import { redact } from '../core/secrets.js';
 import type { S3Settings } from '../core/settings/destinations.js';
+import type { KeepRule } from '../core/rotation.js';
 import { PermanentS3Error, describeS3Error, isNoSuchKey } from './s3-errors.js';
 import { mapLimit } from '../core/map-limit.js';
 import { entryWithManifest, entryWithoutManifest, oversizedManifest } from './entry.js';
@@ -61,6 +62,10 @@ export class S3Destination implements Destination {
 
   get retentionDays(): number {
     return this.settings.retentionDays;
+  }
+
+  get keepRules(): readonly KeepRule[] {
+    return this.settings.keepRules;
   }
 
   /** The object key of a file of a backup folder. */

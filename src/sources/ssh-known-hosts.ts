@@ -3,7 +3,8 @@
 // lists, wildcards (* and ?), negations (!pattern), [host]:port for a port other than 22, @revoked
 // keys. @cert-authority lines are skipped (host certificates are not used here).
 import { createHash, createHmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export interface KnownKey {
   /** Key type of the line, e.g. ssh-ed25519. */
@@ -100,6 +101,24 @@ export function checkHostKey(file: KnownHostsFile, host: string, port: number, k
   if (trusted.some((k) => k.blob.equals(key))) return { ok: true, type, fingerprint };
   if (trusted.length === 0) return { ok: false, reason: 'unknown', type, fingerprint };
   return { ok: false, reason: 'changed', type, fingerprint, knownTypes: [...new Set(trusted.map((k) => k.type))], knownLines: trusted.map((k) => k.line) };
+}
+
+/** The known_hosts line for a host's key, as ssh-keyscan writes it: "[host]:port ssh-ed25519 AAAA...". */
+export function knownHostLine(host: string, port: number, key: Buffer): string {
+  return `${hostLookupName(host, port)} ${keyBlobType(key) ?? 'unknown'} ${key.toString('base64')}`;
+}
+
+/** Adds a line to a known_hosts file (made, with its folder, when missing), on a line of its own. */
+export async function appendKnownHost(path: string, line: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  let text = '';
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (text.split(/\r?\n/).includes(line)) return;
+  await appendFile(path, `${text !== '' && !text.endsWith('\n') ? '\n' : ''}${line}\n`, { mode: 0o644 });
 }
 
 /** OpenSSH's fingerprint of a public key blob: SHA256:<base64 without padding>. */

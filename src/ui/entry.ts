@@ -18,7 +18,7 @@ export const screenCommand: Command = {
   name: 'screen',
   summary: 'the full-screen terminal UI (pg-backups with no command, at a terminal)',
   maxPositionals: 0,
-  options: { ...CONNECTION_OPTIONS, ...DESTINATION_OPTIONS, 'backup-dir': { type: 'string' }, 'restore-dir': { type: 'string' }, 'pg-bin-dir': { type: 'string' } },
+  options: { ...CONNECTION_OPTIONS, ...DESTINATION_OPTIONS, 'backup-dir': { type: 'string' }, 'restore-dir': { type: 'string' }, 'pg-bin-dir': { type: 'string' }, server: { type: 'string' } },
   help: 'Usage: pg-backups (no command, at a terminal): the full-screen UI; ? shows its keys.\n',
   run: openScreen,
 };

@@ -9,13 +9,18 @@ import { planRestore, type RestorePlan } from '../core/restore/plan.js';
 import { runRestore, type RestoreSummary } from '../core/restore/restore-service.js';
 import { readBackupSettings, readPgBinDir } from '../core/settings/backup.js';
 import { describeServer, readConnection, resolveTarget, type ConnectionSettings } from '../core/settings/connection.js';
-import { readPath, type SettingInput } from '../core/settings/read.js';
+import { readPath } from '../core/settings/read.js';
+import { restoreConnection, type ServerScope } from '../core/settings/servers.js';
+import { readNotifySettings } from '../core/settings/notify.js';
+import { notifyRun } from '../core/notify/notify-run.js';
 import type { BackupEntry, BackupSource, SourceKind } from '../core/source.js';
 import { verifyBackup, type FileCheck, type VerifyReport } from '../core/verify.js';
 import { openBackupTargets, selectSources } from '../sources/open.js';
 import type { RestoreChoice } from './state/types.js';
 
 export interface UiServices {
+  /** The server's name, when it is one of several (BACKUP_<NAME>=...). */
+  serverName?: string;
   serverWhere: string;
   serverAddress: string;
   restoreDir: string;
@@ -30,9 +35,13 @@ export interface UiServices {
 
 export const RESTORE_DIR_SPEC = { name: 'RESTORE_DIR', flag: 'restore-dir', what: 'a folder', example: '/restore', ifUnset: 'for the default /restore' };
 
-/** Reads every setting the screen needs now, so that a wrong one stops before the screen opens (exit 2). */
-export function createServices(input: SettingInput): UiServices {
-  const conn: ConnectionSettings = readConnection(input);
+/**
+ * Reads every setting the screen needs now, so that a wrong one stops before the screen opens
+ * (exit 2). `scope` is one server (settings/servers.ts): its sources, its restore target.
+ */
+export function createServices(scope: ServerScope): UiServices {
+  const { input } = scope;
+  const conn: ConnectionSettings = restoreConnection(scope);
   const selected = selectSources(input);
   const all: BackupSource[] = [selected.local, ...selected.destinations];
   const pgBinDir = readPgBinDir(input);
@@ -53,6 +62,7 @@ export function createServices(input: SettingInput): UiServices {
     restoreDir,
   });
   return {
+    ...(scope.name ? { serverName: scope.name } : {}),
     serverWhere: describeServer(conn),
     serverAddress: `${target.host}:${target.port}`,
     restoreDir,
@@ -71,8 +81,19 @@ export function createServices(input: SettingInput): UiServices {
     backup(signal, onEvent) {
       // Read when asked for: a screen opened only to restore needs no BACKUP_* settings.
       const settings = readBackupSettings(input);
-      // Recorded in the run history like any run (status, healthcheck).
-      return recordedBackup({ trigger: 'backup', settings, conn, sources: openBackupTargets(settings), signal, onEvent });
+      // The backed-up server itself (its BACKUP_<NAME>), even when restores go to another one.
+      const source = scope.url ? readConnection(input, scope.url) : conn;
+      const notify = readNotifySettings(input);
+      // Recorded in the run history like any run (status, healthcheck), and notified like one.
+      return recordedBackup({
+        trigger: 'backup',
+        settings,
+        conn: source,
+        sources: openBackupTargets(settings),
+        signal,
+        onEvent,
+        onRecord: (record) => notifyRun(notify, { server: scope.name, record }, { signal, log: { warn: (m) => onEvent({ type: 'warning', message: m }), info: () => {} } }),
+      });
     },
   };
 }

@@ -33,7 +33,7 @@ export type BackupEvent =
   | { type: 'shipped'; destination: string; ok: boolean; error?: string }
   | { type: 'pushing'; destination: string; file: string; bytes: number; totalBytes: number }
   | { type: 'retry'; destination: string; message: string }
-  | { type: 'pruned'; source: string; folder: string }
+  | { type: 'pruned'; source: string; folder: string; reason?: string }
   | { type: 'warning'; message: string }
   | { type: 'progress'; progress: Progress };
 
@@ -267,12 +267,12 @@ async function afterPublish(
 
   // A destination that did not get this backup is not pruned now: its newest copy may be all there is.
   const got = shipped.filter((o) => o.ok).map((o) => o.destination);
-  const retention = await applyRetention(retentionTargets([...got, sources.local], { source: sources.local, days: settings.local.retentionDays }, destinations), {
+  const retention = await applyRetention(retentionTargets([...got, sources.local], { source: sources.local, days: settings.local.retentionDays, rules: settings.local.keepRules }, destinations), {
     now: now(),
     signal,
     keep: [done.folder], // never the backup this run has just written, whatever the clock says
     progress,
-    onRemove: (source, e) => emit({ type: 'pruned', source: where(source), folder: e.folder }),
+    onRemove: (source, e, reason) => emit({ type: 'pruned', source: where(source), folder: e.folder, reason }),
     onWarning: (_source, message) => emit({ type: 'warning', message }),
   });
   const prunes = retention.results;

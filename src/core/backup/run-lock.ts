@@ -8,7 +8,7 @@ import { ExternalError, messageOf } from '../errors.js';
 
 export const LOCK_FILE = '.pg-backups.lock';
 
-interface LockInfo {
+export interface LockInfo {
   pid: number;
   host: string;
   startTime: string;
@@ -45,7 +45,7 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
   throw new ExternalError(`cannot take the lock ${path}; another run keeps taking it`);
 }
 
-async function readLock(path: string): Promise<LockInfo | undefined> {
+export async function readLock(path: string): Promise<LockInfo | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as LockInfo;
   } catch {
@@ -53,7 +53,8 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
   }
 }
 
-function isAlive(lock: LockInfo): boolean {
+/** Whether the run that wrote the lock is still going (its process is alive, not a reused pid). */
+export function isAlive(lock: LockInfo): boolean {
   if (lock.host !== hostname()) return true; // another machine sharing the folder: trust it
   const start = processStartTime(lock.pid);
   if (start === undefined) return false;

@@ -5,6 +5,7 @@ import { longestInterval, nextRuns, type CronSchedule } from '../schedule/cron-s
 import type { BackupEntry, BackupSource } from '../source.js';
 import { DEFAULT_MAX_AGE_MS, evaluateHealth, type Health } from './health.js';
 import type { RunRecord } from './run-record.js';
+import { readRunning, type RunningRun } from './running.js';
 import { readHistory } from './state-file.js';
 
 export interface HistoryReport {
@@ -18,6 +19,8 @@ export interface HistoryReport {
   /** Where the limit comes from, for messages. */
   maxAgeOrigin: 'HEALTHCHECK_MAX_AGE' | 'BACKUP_SCHEDULE' | 'default';
   health: Health;
+  /** The run going now (it holds BACKUP_DIR's run lock), if any. */
+  running?: RunningRun;
 }
 
 export async function historyReport(opts: { backupDir: string; local: BackupSource; schedule?: CronSchedule; maxAgeMs?: number; now?: Date }): Promise<HistoryReport> {
@@ -29,9 +32,27 @@ export async function historyReport(opts: { backupDir: string; local: BackupSour
   const next = schedule ? nextRuns(schedule, 1, now)[0] : undefined;
   const dirThere = await stat(backupDir).then((s) => s.isDirectory(), () => false);
   const runs = dirThere ? await readHistory(backupDir) : [];
+  const running = dirThere ? await readRunning(backupDir) : undefined;
   const entries: BackupEntry[] = dirThere ? await opts.local.list() : [];
   const health = dirThere
     ? evaluateHealth({ runs, entries, maxAgeMs, now })
     : { healthy: false, reason: `BACKUP_DIR ${backupDir} does not exist (no backup was ever made there)` };
-  return { backupDir, runs: [...runs].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health };
+  return { backupDir, runs: [...runs].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health, ...(running ? { running } : {}) };
+}
+
+/** The health verdict as JSON, shared by `status --json`, `healthcheck --json` and the HTTP status endpoint. */
+export function healthJson(report: HistoryReport): { healthy: boolean; reason: string; maxAgeSeconds: number; maxAgeFrom: HistoryReport['maxAgeOrigin']; newest: { folder: string; time: string; ageSeconds: number } | null } {
+  const health: Health = report.health;
+  return {
+    healthy: health.healthy,
+    reason: health.reason,
+    maxAgeSeconds: Math.round(report.maxAgeMs / 1000),
+    maxAgeFrom: report.maxAgeOrigin,
+    newest: health.newest ? { folder: health.newest.folder, time: health.newest.time.toISOString(), ageSeconds: Math.round(health.newest.ageMs / 1000) } : null,
+  };
+}
+
+/** The run going now as JSON (null when none), shared by `status --json` and the HTTP status endpoint. */
+export function runningJson(report: HistoryReport): { since: string; pid: number; host: string } | null {
+  return report.running ? { since: report.running.since.toISOString(), pid: report.running.pid, host: report.running.host } : null;
 }

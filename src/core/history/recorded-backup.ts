@@ -12,6 +12,11 @@ export interface RecordedRequest extends BackupRequest {
   trigger: RunRecord['trigger'];
   /** Told when the history cannot be written (the run's own outcome stands). */
   onHistoryError?: (message: string) => void;
+  /**
+   * Given the run's record once the history is saved (or could not be), on every path that records
+   * a run; awaited, so that the run ends after it (notifications). Its failure changes nothing.
+   */
+  onRecord?: (record: RunRecord) => Promise<void>;
 }
 
 export async function recordedBackup(req: RecordedRequest): Promise<BackupResult> {
@@ -39,18 +44,27 @@ export async function recordedBackup(req: RecordedRequest): Promise<BackupResult
   } catch (err) {
     if (err instanceof RunBusyError) throw err;
     const stopped = isAbort(err, req.signal);
-    await save(backupDir, {
+    await saveAndTell(backupDir, {
       trigger: req.trigger,
       outcome: stopped ? 'stopped' : 'failed',
       startedAt,
       finishedAt: now().toISOString(),
       destinations: [{ ...local, ok: false }],
       error: describeError(err),
-    }, req.onHistoryError);
+    }, req);
     throw err;
   }
-  await save(backupDir, record, req.onHistoryError);
+  await saveAndTell(backupDir, record, req);
   return result;
+}
+
+async function saveAndTell(backupDir: string, record: RunRecord, req: RecordedRequest): Promise<void> {
+  await save(backupDir, record, req.onHistoryError);
+  try {
+    await req.onRecord?.(record);
+  } catch {
+    // a notification's failure is its own concern: the run's outcome stands
+  }
 }
 
 /** A run that failed before BACKUP_DIR existed is not recorded: nothing creates the folder just for that. */

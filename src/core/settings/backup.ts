@@ -1,11 +1,14 @@
 // Settings of a backup run and of the local destination, as plain data.
 import { UsageError } from '../errors.js';
-import { readS3, readRemote, type RemoteSettings, type S3Settings } from './destinations.js';
+import { readKeepRules, readS3, readRemote, type RemoteSettings, type S3Settings } from './destinations.js';
+import type { KeepRule } from '../rotation.js';
 import { readInt, readList, readPath, type SettingInput } from './read.js';
 
 export interface LocalSettings {
   backupDir: string;
   retentionDays: number;
+  /** LOCAL_KEEP_DAILY/WEEKLY/MONTHLY, else KEEP_*. */
+  keepRules: KeepRule[];
 }
 
 export interface BackupSettings {
@@ -25,6 +28,7 @@ export function readLocal(input: SettingInput): LocalSettings {
   return {
     backupDir: dir ?? '/backups',
     retentionDays: readInt(input, { name: 'LOCAL_RETENTION_DAYS', flag: 'local-retention-days' }, { min: 0, max: 36500, default: 1, example: '7' }),
+    keepRules: readKeepRules(input, 'LOCAL'),
   };
 }
 

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { registerSecret } from '../secrets.js';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { emptyValueError, readEnum, readInt, readRaw, readString, type SettingInput } from './read.js';
+import { emptyValueError, readEnum, readInt, readRaw, readString, type RawSetting, type SettingInput } from './read.js';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -56,7 +56,11 @@ const PASSTHROUGH: Record<string, string> = {
 
 const EXAMPLE_URL = 'postgres://backup@db.example.com:5432/postgres?sslmode=require';
 
-export function readConnection(input: SettingInput): ConnectionSettings {
+/**
+ * The connection: the libpq variables, with DATABASE_URL (or `url`, a server's BACKUP_<NAME> URI)
+ * applied over them as libpq applies a connection string.
+ */
+export function readConnection(input: SettingInput, url?: RawSetting): ConnectionSettings {
   const host = readRaw(input, {
     name: 'PGHOST',
     flag: 'host',
@@ -87,8 +91,8 @@ export function readConnection(input: SettingInput): ConnectionSettings {
   if (negotiation !== undefined && negotiation !== 'postgres' && negotiation !== 'direct') {
     throw new UsageError(`PGSSLNEGOTIATION=${JSON.stringify(negotiation)} is not one of postgres, direct; e.g. PGSSLNEGOTIATION=postgres`);
   }
-  const url = readRaw(input, { name: 'DATABASE_URL', secret: true, what: 'a connection URI', example: EXAMPLE_URL, ifUnset: 'to use the PG* variables' });
-  if (url) applyUrl(settings, url.value, url.origin);
+  const uri = url ?? readRaw(input, { name: 'DATABASE_URL', secret: true, what: 'a connection URI', example: EXAMPLE_URL, ifUnset: 'to use the PG* variables' });
+  if (uri) applyUrl(settings, uri.value, uri.origin);
   if (settings.host !== undefined && settings.host.includes(',')) {
     const origin = settings.origins?.host ?? 'PGHOST';
     throw new UsageError(`${origin} names several hosts (${settings.host}); pg-backups connects to one server, so name one, e.g. PGHOST=db.example.com`);

@@ -2,6 +2,7 @@
 // retry policy they share (RETRY_ATTEMPTS, RETRY_DELAY, as the S3 service of seed 002 names them).
 import { UsageError } from '../errors.js';
 import { readBool, readInt, readPath, readRaw, readString, type SettingInput } from './read.js';
+import { PERIODS, type KeepRule } from '../rotation.js';
 
 export interface RetryPolicy {
   /** Retries after the first try (0: try once). */
@@ -21,6 +22,8 @@ export interface S3Settings {
   accessKey?: string;
   secretKey?: string;
   retentionDays: number;
+  /** S3_KEEP_DAILY/WEEKLY/MONTHLY, else KEEP_*. */
+  keepRules: KeepRule[];
   retry: RetryPolicy;
 }
 
@@ -35,6 +38,8 @@ export interface RemoteSettings {
   /** known_hosts file with the host's key; default ~/.ssh/known_hosts. */
   knownHosts: string;
   retentionDays: number;
+  /** RSYNC_KEEP_DAILY/WEEKLY/MONTHLY, else KEEP_*. */
+  keepRules: KeepRule[];
   retry: RetryPolicy;
 }
 
@@ -49,6 +54,25 @@ export function readRetry(input: SettingInput): RetryPolicy {
     }
   }
   return { attempts, delayMs: Math.round(seconds * 1000) };
+}
+
+const KEEP_EXAMPLES: Record<KeepRule['period'], string> = { daily: '7', weekly: '4', monthly: '12' };
+
+/**
+ * The calendar rotation of one place: for each of KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, the place's
+ * own <PLACE>_KEEP_* when set (0 turns the rule off there), else KEEP_*, else off. Both are checked.
+ */
+export function readKeepRules(input: SettingInput, place: 'LOCAL' | 'S3' | 'RSYNC'): KeepRule[] {
+  const rules: KeepRule[] = [];
+  for (const period of PERIODS) {
+    const [own, all] = [`${place}_KEEP_${period.toUpperCase()}`, `KEEP_${period.toUpperCase()}`].map((name) => ({
+      name,
+      count: readInt(input, { name, flag: name.toLowerCase().replace(/_/g, '-'), ifUnset: 'to leave the rule off' }, { min: 0, max: 10000, example: KEEP_EXAMPLES[period] }),
+    }));
+    const chosen = own!.count !== undefined ? own! : all!;
+    if (chosen.count) rules.push({ period, count: chosen.count, setting: chosen.name });
+  }
+  return rules;
 }
 
 export function readS3(input: SettingInput): S3Settings | undefined {
@@ -97,6 +121,7 @@ export function readS3(input: SettingInput): S3Settings | undefined {
     accessKey,
     secretKey,
     retentionDays: readInt(input, { name: 'S3_RETENTION_DAYS', flag: 's3-retention-days' }, { min: 0, max: 36500, default: 7, example: '7' }),
+    keepRules: readKeepRules(input, 'S3'),
     retry: readRetry(input),
   };
 }
@@ -140,6 +165,7 @@ export function readRemote(input: SettingInput): RemoteSettings | undefined {
     sshKey,
     knownHosts: knownHosts ?? `${home}/.ssh/known_hosts`,
     retentionDays: readInt(input, { name: 'RSYNC_RETENTION_DAYS', flag: 'rsync-retention-days' }, { min: 0, max: 36500, default: 30, example: '30' }),
+    keepRules: readKeepRules(input, 'RSYNC'),
     retry: readRetry(input),
   };
 }

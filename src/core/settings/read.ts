@@ -21,6 +21,11 @@ export interface SettingInput {
    * absolute), so the command can log it. The readers stay pure: they never log themselves.
    */
   notice?: (message: string) => void;
+  /**
+   * Settings a server's scope (settings/servers.ts) set from a default: BACKUP_DIR=/backups/prod
+   * when BACKUP_DIR was not given. Still "not set by the user" for messages and checks.
+   */
+  defaulted?: ReadonlySet<string>;
 }
 
 export interface SettingSpec {

@@ -19,6 +19,15 @@ const SPECS = {
 
 export const RESTORE_SETTING_NAMES = Object.keys(SPECS);
 
+/**
+ * RESTORE_SERVER (--server): which of several servers (BACKUP_<NAME>=postgresql://...) to restore
+ * from. Not one of the settings that make a restore non-interactive: the screen honours it too.
+ */
+export function readRestoreServer(input: SettingInput): { only?: string; onlyOrigin?: string } {
+  const raw = readRaw(input, { name: 'RESTORE_SERVER', flag: 'server', what: 'the name of a server', example: 'prod', ifUnset: 'when there is one server' });
+  return raw ? { only: raw.value, onlyOrigin: raw.origin } : { onlyOrigin: 'RESTORE_SERVER' };
+}
+
 export function anyRestoreSetting(input: SettingInput): boolean {
   return Object.values(SPECS).some((spec) => readRaw(input, spec) !== undefined);
 }

@@ -1,0 +1,30 @@
+// A long-running command of the built CLI (`pg-backups schedule`) as a child process: its stderr so
+// far, a wait for a line in it, and its exit code.
+import type { ChildProcess } from 'node:child_process';
+import { startCli } from './cli.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  state: { stderr: string };
+  /** The exit code, once it has ended. */
+  closed: Promise<number | null>;
+  /** Resolves when stderr matches; throws after the timeout, or as soon as the process has ended without it. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+export function startService(args: string[], env: Record<string, string>): ServiceProcess {
+  const child = startCli(args, env);
+  const state = { stderr: '' };
+  child.stderr!.on('data', (d) => (state.stderr += d));
+  const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+  const waitFor = async (pattern: RegExp, timeoutMs = 60_000) => {
+    const until = Date.now() + timeoutMs;
+    while (!pattern.test(state.stderr)) {
+      if (Date.now() > until || child.exitCode !== null) throw new Error(`no ${pattern} in:\n${state.stderr}`);
+      await sleep(50);
+    }
+  };
+  return { child, state, closed, waitFor };
+}
