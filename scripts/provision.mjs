@@ -28,6 +28,7 @@ const MIRROR = 'http://deb.debian.org/debian';
 const HOST_PACKAGES = [
   'postgresql-client', 'debootstrap', 'rsync', 'openssh-server', 'openssh-client',
   'tmux', 'procps', 'ca-certificates', 'pigz', 'awscli',
+  'age', // age and age-keygen: test/encryption.test.ts decrypts backups by hand with them
 ];
 const TOOLS = ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore'];
 const VERSION_CHECKED = ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore'];

@@ -19,6 +19,8 @@ export const backupCommand: Command = {
     'local-retention-days': { type: 'string' },
     'pg-bin-dir': { type: 'string' },
     server: { type: 'string' },
+    'backup-encryption-recipients': { type: 'string' },
+    'backup-encryption': { type: 'boolean' },
     ...DESTINATION_OPTIONS,
     ...NOTIFY_OPTIONS,
     ...ROTATION_OPTIONS,
@@ -39,6 +41,16 @@ Options (a flag wins over its variable):
   --exclude-databases A,B       BACKUP_EXCLUDE_DATABASES
   --local-retention-days N      LOCAL_RETENTION_DAYS (default 1)
   --pg-bin-dir DIR              PG_BIN_DIR: where pg_dump/pg_dumpall are (default: per-major install places, then PATH)
+  BACKUP_SIGNING_KEY            secret (or BACKUP_SIGNING_KEY_FILE): an Ed25519 private key in PEM
+                                (openssl genpkey -algorithm ed25519); manifest.json is then signed
+
+Encryption at rest (age; every file is encrypted as it leaves the compressor: postgres_db_app.sql.gz.age,
+nothing plaintext on any disk or destination; by hand: age -d -i key.txt FILE | gunzip | psql):
+  BACKUP_ENCRYPTION_RECIPIENTS  age public keys (age1..., from age-keygen -y key.txt), separated by commas
+                                or blanks, or the path of a file of them (one per line, # comments); the
+                                private key (RESTORE_IDENTITY_FILE) is needed only where restores run
+  BACKUP_ENCRYPTION=true        the weaker choice: a passphrase (scrypt) instead of keys, with
+  BACKUP_ENCRYPTION_KEY         secret (or BACKUP_ENCRYPTION_KEY_FILE): the passphrase; it reads every backup
 
 S3-compatible storage (the same folder goes to s3://S3_BUCKET/S3_PREFIX/<folder>/):
   S3_ENABLED=true, S3_BUCKET, S3_PREFIX, S3_REGION (us-east-1), S3_ENDPOINT (MinIO, Spaces, R2, B2, ...),

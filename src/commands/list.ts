@@ -57,6 +57,8 @@ ${EXIT_CODES_HELP}
         bytes: b.bytes,
         locations: b.copies.map((c) => ({ source: c.source.kind, location: c.source.location })),
         ...(b.problem ? { problem: b.problem } : {}),
+        // With RESTORE_VERIFY_KEY: the key that signed it (a backup not signed by it is damaged).
+        ...signedBy(b),
       })),
     });
     if (backups.length === 0) {
@@ -89,4 +91,9 @@ ${EXIT_CODES_HELP}
 /** A note on one table line: control characters (a newline in a name) shown escaped. */
 function oneLine(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function signedBy(b: CatalogEntry): { signedBy?: string } {
+  const key = b.status === 'finished' ? b.copies.find((c) => c.entry.signedBy)?.entry.signedBy : undefined;
+  return key ? { signedBy: key } : {};
 }

@@ -11,6 +11,7 @@ export function planLines(plan: RestorePlan): string[] {
   const b = plan.backup;
   const made = [b.serverVersion ? `PostgreSQL ${b.serverVersion}` : '', b.pgDumpVersion ? `pg_dump ${b.pgDumpVersion}` : '', b.startedAt ? `started ${b.startedAt}` : ''].filter(Boolean);
   row('backup', `${b.folder} on ${b.source} (${b.status}${b.future ? ', dated in the future' : ''}${made.length ? `; ${made.join(', ')}` : ''})`);
+  if (b.signature) row('signature', b.signature);
   for (const f of plan.files) row('file', `${f.name}, ${formatBytes(f.bytes)}, ${f.how}`);
   if (plan.download) {
     const free = plan.download.freeBytes === undefined ? 'free space unknown' : `${formatBytes(plan.download.freeBytes)} free`;

@@ -10,6 +10,8 @@ import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, EXIT_CODES_HE
 import { formatBytes } from './output.js';
 import { selectSources } from './sources.js';
 import { openScreen, screenWanted } from '../ui/entry.js';
+import { setDecryptionKeys } from '../core/encryption/age-stream.js';
+import { readDecryptionKeys } from '../core/settings/encryption.js';
 
 const WHAT_TO_SET = `set RESTORE_TYPE (cluster|globals|database), RESTORE_SOURCE (local|s3|remote), RESTORE_FOLDER (a folder name or latest) and, for a database, RESTORE_DATABASE; e.g. RESTORE_SOURCE=local RESTORE_FOLDER=latest RESTORE_TYPE=database RESTORE_DATABASE=app pg-backups restore`;
 
@@ -49,6 +51,14 @@ anything when RESTORE_* settings (or the flags) are given.
   --jobs N                         RESTORE_JOBS: databases of a cluster restored at once (default:
                                    one per core, 2 to 4)
   --restore-dir DIR                RESTORE_DIR (default /restore): where downloads go
+  RESTORE_VERIFY_KEY               an Ed25519 public key (PEM, or the path of its file): a backup whose
+                                   manifest is not signed by it is refused (exit 3), and each file is
+                                   checked whole against the signed manifest before psql reads it
+  RESTORE_IDENTITY_FILE            an age identity file (AGE-SECRET-KEY-1..., made by age-keygen): the
+                                   key of an encrypted backup (*.sql.gz.age), decrypted in memory on
+                                   its way into psql; unset with an encrypted backup: exit 2; not one
+                                   of its recipients, or an altered file: exit 3, nothing restored
+  BACKUP_ENCRYPTION_KEY            (_FILE works) the passphrase of a backup made with BACKUP_ENCRYPTION=true
   --backup-dir DIR                 BACKUP_DIR (default /backups): the local source
   --pg-bin-dir DIR                 PG_BIN_DIR: where psql is (default: install places, then PATH)
   --server NAME                    RESTORE_SERVER: with several servers (BACKUP_<NAME>=postgresql://...),
@@ -76,6 +86,7 @@ ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
     const input = settingInput(ctx);
+    setDecryptionKeys(readDecryptionKeys(input)); // encrypted backups: the screen and the non-interactive restore
     if (!anyRestoreSetting(input)) {
       // No RESTORE_* settings: the screen, for a person at a terminal; everything else as before.
       if (screenWanted(ctx.env) && !ctx.out.json && ctx.flags['dry-run'] !== true) return openScreen(ctx);

@@ -4,4 +4,6 @@ export { selectSources, type SelectedSources } from '../sources/open.js';
 
 export const SOURCE_HELP = `  --source local|s3|remote  which source to read (default: every enabled source)
   --backup-dir DIR          BACKUP_DIR (default /backups; it must exist)
-  S3 and the remote host are enabled and reached with the settings of \`pg-backups backup --help\``;
+  S3 and the remote host are enabled and reached with the settings of \`pg-backups backup --help\`
+  RESTORE_VERIFY_KEY        an Ed25519 public key (PEM, or the path of its file): every backup whose
+                            manifest is not signed by it (unsigned, edited, another key, legacy) is damaged`;

@@ -2,6 +2,8 @@ import { listBackups, type CatalogEntry } from '../core/catalog.js';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { verifyBackup, type VerifyReport } from '../core/verify.js';
+import { setDecryptionKeys } from '../core/encryption/age-stream.js';
+import { readDecryptionKeys } from '../core/settings/encryption.js';
 import { DESTINATION_OPTIONS, EXIT_CODES_HELP, type Command, GENERAL_SETTINGS_HELP, settingInput } from './command.js';
 import { formatBytes } from './output.js';
 import { SERVER_HELP, SERVER_OPTION, commandScope } from './server-option.js';
@@ -22,6 +24,12 @@ verified where it lives (local, S3, remote host) unless --source picks one. A fo
 ours (a symbolic link named like a backup) is never read. Exit 3 when any copy is damaged or
 incomplete; otherwise exit 1 when a source could not be read.
 
+Encrypted backups (*.age): without a key, the size and sha256 of the stored bytes are checked
+(and a warning says the gzip streams were not); with RESTORE_IDENTITY_FILE (an age identity file,
+AGE-SECRET-KEY-1...) or, for backups made with a passphrase, BACKUP_ENCRYPTION_KEY (_FILE works),
+every file is also decrypted and its gzip stream read to the end. A wrong key or an altered byte:
+DAMAGED, exit 3.
+
 Options:
 ${SOURCE_HELP}
 ${SERVER_HELP}
@@ -34,6 +42,7 @@ ${EXIT_CODES_HELP}
 `,
   async run(ctx) {
     const input = settingInput(ctx);
+    setDecryptionKeys(readDecryptionKeys(input));
     const sources = selectSources(commandScope(ctx, input).input, { localMustExist: true }).selected;
     const { backups: catalog, failures } = await listBackups(sources, ctx.signal);
     const errors = failures.map((f) => `cannot list ${f.source.kind}:${f.source.location}: ${f.error}`);
@@ -80,6 +89,7 @@ ${EXIT_CODES_HELP}
             onFile: (f) => ctx.out.log(`${f.ok ? 'ok ' : 'BAD'} ${f.name} (${formatBytes(f.bytes)})${f.ok ? '' : `: ${f.problem}`}`),
           });
           reports.push(report);
+          for (const note of report.notes ?? []) ctx.out.warn(`${target.folder} on ${copy.source.kind}: ${note}`);
           ctx.out.print(
             report.ok
               ? `${target.folder} on ${copy.source.kind}: good (${report.files.length} files, ${report.status})`

@@ -29,6 +29,12 @@ export interface BackupEntry {
   problem?: string;
   /** Files in the folder with their sizes (for legacy folders, the backup files only). */
   files: Array<{ name: string; bytes: number }>;
+  /**
+   * Set when RESTORE_VERIFY_KEY is and the manifest's signature was checked against it (the key id):
+   * a restore then checks each file whole against the manifest before psql reads a byte of it.
+   * With RESTORE_VERIFY_KEY set, a backup not signed by it is "damaged" (src/sources/signed.ts).
+   */
+  signedBy?: string;
 }
 
 export interface BackupSource {

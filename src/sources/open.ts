@@ -7,8 +7,10 @@ import { readLocal } from '../core/settings/backup.js';
 import { readRemote, readS3, type RemoteSettings, type S3Settings } from '../core/settings/destinations.js';
 import { readEnum, readRaw, type SettingInput } from '../core/settings/read.js';
 import type { KeepRule } from '../core/rotation.js';
+import { readVerifyKeys } from '../core/settings/signing.js';
 import type { BackupSource, Destination, SourceKind } from '../core/source.js';
 import { LocalSource } from './local.js';
+import { requireSignatures } from './signed.js';
 import { RemoteDestination } from './remote.js';
 import { S3Destination } from './s3.js';
 
@@ -47,6 +49,9 @@ export function selectSources(input: SettingInput, opts: { localMustExist?: bool
   const localSettings = readLocal(input);
   const local = new LocalSource(localSettings.backupDir);
   const destinations = openDestinations({ s3: readS3(input), remote: readRemote(input) });
+  // RESTORE_VERIFY_KEY: a backup not signed by it lists as damaged (never restored, never "latest").
+  const verifyKeys = readVerifyKeys(input);
+  if (verifyKeys) for (const source of [local, ...destinations]) requireSignatures(source, verifyKeys);
   if (kind === 's3' && !destinations.some((d) => d.kind === 's3')) {
     throw new UsageError('--source s3 needs S3_ENABLED=true and S3_BUCKET (with S3_ENDPOINT and credentials as for backups)');
   }

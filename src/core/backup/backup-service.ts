@@ -18,7 +18,9 @@ import { FileSink, type WrittenFile } from './file-sink.js';
 import { writeMember } from './gzip-members.js';
 import { ProgressTracker, type Progress } from '../progress.js';
 import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestFile } from './manifest.js';
-import { CLUSTER_FILE, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderName } from './names.js';
+import { signManifest } from './manifest-signature.js';
+import { CLUSTER_FILE, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderName, storedName } from './names.js';
+import { manifestEncryption } from '../encryption/age-stream.js';
 import { acquireRunLock } from './run-lock.js';
 import { planDatabases } from './select-databases.js';
 import { createStaging, exists, publishStaging, removeStaleStaging, stagingPath, syncDir } from './staging.js';
@@ -119,7 +121,9 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
     await createStaging(staging);
     try {
       const progress = new ProgressTracker((p) => emit({ type: 'progress', progress: p }));
-      const manifest = await dumpAll({ tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major, progress }, staging, folder, started, server, plan, emit, now);
+      const dumped = await dumpAll({ tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major, progress, encryption: settings.encryption }, staging, folder, started, server, plan, emit, now);
+      // Signed last, over everything the manifest says (BACKUP_SIGNING_KEY): the signature is part of manifest.json.
+      const manifest = settings.signingKey ? signManifest(dumped, settings.signingKey) : dumped;
       await writeManifest(staging, manifest);
       const path = join(dir, folder);
       await publishStaging(staging, path, dir);
@@ -147,7 +151,8 @@ async function dumpAll(
   const files: ManifestFile[] = [];
   const sinks: FileSink[] = [];
   const open = async (name: string) => {
-    const sink = await FileSink.create(join(staging, name));
+    // Encrypted (age) on its way out of the compressor, each file its own stream: postgres_db_app.sql.gz.age.
+    const sink = await FileSink.create(join(staging, storedName(name, ctx.encryption !== undefined)), ctx.encryption);
     sinks.push(sink);
     return sink;
   };
@@ -189,6 +194,7 @@ async function dumpAll(
     pgDump: { version: ctx.tools.version, major: ctx.tools.major },
     compression: { format: 'gzip', level: ctx.level },
     dumpFormat: 'plain',
+    ...(ctx.encryption ? { encryption: manifestEncryption(ctx.encryption) } : {}),
     rolePasswords: server.superuser,
     databases: plan.databases,
     clusterDatabases: plan.clusterDatabases,

@@ -6,6 +6,7 @@ import { startTool } from '../process/run-tool.js';
 import type { ClientTools } from '../postgres/client-tools.js';
 import { libpqEnv, type ConnectionSettings } from '../settings/connection.js';
 import type { FileSink } from './file-sink.js';
+import type { EncryptionConfig } from '../encryption/age-stream.js';
 import { gzipStream, writeMember } from './gzip-members.js';
 import type { Phase, ProgressTracker } from '../progress.js';
 import { Readable } from 'node:stream';
@@ -25,6 +26,8 @@ export interface DumpContext {
   serverMajor: number;
   /** Where the dumps report their progress. */
   progress?: ProgressTracker;
+  /** BACKUP_ENCRYPTION_RECIPIENTS / BACKUP_ENCRYPTION: every file is age-encrypted as it is written. */
+  encryption?: EncryptionConfig;
 }
 
 /** Roles, memberships, role settings and tablespaces, as pg_dumpall --globals-only writes them. */

@@ -4,6 +4,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ExternalError, messageOf } from '../errors.js';
+import { encryptingWriter, type EncryptionConfig } from '../encryption/age-stream.js';
 
 export interface WrittenFile {
   name: string;
@@ -17,21 +18,46 @@ export class FileSink {
   private bytes = 0;
   private raw = 0;
   private readonly hash: Hash = createHash('sha256');
+  /** With encryption: what is written goes through age first; size and sha256 are of the stored bytes. */
+  private encrypter?: Awaited<ReturnType<typeof encryptingWriter>>;
 
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
   ) {}
 
-  static async create(path: string): Promise<FileSink> {
+  static async create(path: string, encryption?: EncryptionConfig): Promise<FileSink> {
+    let sink: FileSink;
     try {
-      return new FileSink(path, await open(path, 'wx', 0o640));
+      sink = new FileSink(path, await open(path, 'wx', 0o640));
     } catch (err) {
       throw new ExternalError(`cannot create ${path}: ${messageOf(err)}`);
     }
+    if (encryption) {
+      try {
+        sink.encrypter = await encryptingWriter(encryption, (data) => sink.store(data));
+      } catch (err) {
+        await sink.discard();
+        throw new ExternalError(`cannot encrypt ${path}: ${messageOf(err)}`);
+      }
+    }
+    return sink;
   }
 
   async write(data: Buffer): Promise<void> {
+    if (this.encrypter) {
+      try {
+        await this.encrypter.write(data);
+      } catch (err) {
+        throw err instanceof ExternalError ? err : new ExternalError(`cannot encrypt ${this.path}: ${messageOf(err)}`);
+      }
+      return;
+    }
+    await this.store(data);
+  }
+
+  /** Writes bytes as they are stored (encrypted, when encrypting), counting and hashing them. */
+  private async store(data: Buffer): Promise<void> {
     try {
       let offset = 0;
       while (offset < data.length) {
@@ -53,6 +79,7 @@ export class FileSink {
   /** Syncs and closes the file; its size and checksum are final. */
   async finish(): Promise<WrittenFile> {
     try {
+      await this.encrypter?.end();
       await this.handle.sync();
       await this.handle.close();
     } catch (err) {
@@ -62,6 +89,7 @@ export class FileSink {
   }
 
   async discard(): Promise<void> {
+    this.encrypter?.abort();
     await this.handle.close().catch(() => {});
   }
 }

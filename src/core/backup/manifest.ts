@@ -6,7 +6,9 @@
 // (type, range, plain file names, the folder it sits in). Anything missing, mistyped or impossible
 // is a VerificationError naming the field; the backup is then "damaged" and nothing is read from it.
 import { VerificationError } from '../errors.js';
-import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderTime } from './names.js';
+import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderTime, storedName } from './names.js';
+import { encryptionProblem, type ManifestEncryption } from './manifest-encryption.js';
+import { signatureShapeProblem, type ManifestSignature } from './manifest-signature.js';
 
 export const MANIFEST_FORMAT = 'pg-backups/1';
 
@@ -40,6 +42,10 @@ export interface Manifest {
   /** Databases in the cluster file (adds template1 when it allows connections; since 0.2 it has a file of its own too). */
   clusterDatabases: string[];
   files: ManifestFile[];
+  /** Since 0.3, with BACKUP_ENCRYPTION_RECIPIENTS or BACKUP_ENCRYPTION: every file is age-encrypted (name + .age). */
+  encryption?: ManifestEncryption;
+  /** BACKUP_SIGNING_KEY's Ed25519 signature over the rest (manifest-signature.ts); always the last field. */
+  signature?: ManifestSignature;
 }
 
 /** The largest file a manifest may claim (1 PiB): more is not a size, it is damage. */
@@ -118,6 +124,11 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
   }
 
   if (!Array.isArray(m.files)) return `has a wrong "files" (${show(m.files)}): it must be a list of files`;
+  if (m.encryption !== undefined) {
+    const problem = encryptionProblem(m.encryption);
+    if (problem) return problem;
+  }
+  const enc = m.encryption !== undefined;
   const names = new Set<string>();
   const dbFiles = new Map<string, string>();
   for (const [i, f] of m.files.entries()) {
@@ -132,23 +143,24 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
     if (!isCount(f.bytes, MAX_FILE_BYTES)) return `has an impossible size for ${name} (${show(f.bytes)}): a size is a whole number of bytes from 0 to ${MAX_FILE_BYTES}`;
     if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) return `has a wrong sha256 for ${name} (${show(f.sha256)}): it must be 64 hex digits`;
     if (f.rawBytes !== undefined && !isCount(f.rawBytes, Number.MAX_SAFE_INTEGER)) return `has an impossible uncompressed size for ${name} (${show(f.rawBytes)})`;
-    if (f.kind === 'cluster' && name !== CLUSTER_FILE) return `calls ${name} the cluster file; it is ${CLUSTER_FILE}`;
-    if (f.kind === 'globals' && name !== GLOBALS_FILE) return `calls ${name} the globals file; it is ${GLOBALS_FILE}`;
+    if (f.kind === 'cluster' && name !== storedName(CLUSTER_FILE, enc)) return `calls ${name} the cluster file; it is ${storedName(CLUSTER_FILE, enc)}`;
+    if (f.kind === 'globals' && name !== storedName(GLOBALS_FILE, enc)) return `calls ${name} the globals file; it is ${storedName(GLOBALS_FILE, enc)}`;
     if (f.kind === 'database') {
       if (!isDatabaseName(f.database)) return `has a wrong ${at}.database (${show(f.database)}): a database file names its database`;
-      if (name !== databaseFileName(f.database)) return `names ${name} as the file of database ${JSON.stringify(f.database)}, which is ${databaseFileName(f.database)}`;
+      if (name !== storedName(databaseFileName(f.database), enc)) return `names ${name} as the file of database ${JSON.stringify(f.database)}, which is ${storedName(databaseFileName(f.database), enc)}`;
       dbFiles.set(f.database, name);
     } else if (f.database !== undefined) {
       return `gives ${name} (a ${f.kind} file) a database`;
     }
   }
-  for (const required of [CLUSTER_FILE, GLOBALS_FILE]) if (!names.has(required)) return `does not list ${required} (a missing manifest entry)`;
+  for (const required of [CLUSTER_FILE, GLOBALS_FILE].map((n) => storedName(n, enc))) if (!names.has(required)) return `does not list ${required} (a missing manifest entry)`;
   for (const db of m.databases as string[]) {
-    if (!dbFiles.has(db)) return `does not list ${databaseFileName(db)}, the file of database ${JSON.stringify(db)} (a missing manifest entry)`;
+    if (!dbFiles.has(db)) return `does not list ${storedName(databaseFileName(db), enc)}, the file of database ${JSON.stringify(db)} (a missing manifest entry)`;
   }
   // A database of the cluster file may have a file without being one of the backup's databases (template1).
   const extra = [...dbFiles.keys()].find((db) => !(m.databases as string[]).includes(db) && !(m.clusterDatabases as string[]).includes(db));
   if (extra !== undefined) return `lists a file of database ${JSON.stringify(extra)}, which neither its "databases" nor its "clusterDatabases" name`;
+  if (m.signature !== undefined) return signatureShapeProblem(m.signature);
   return undefined;
 }
 

@@ -5,6 +5,18 @@ export const GLOBALS_FILE = 'postgres_globals.sql.gz';
 export const MANIFEST_FILE = 'manifest.json';
 const DB_PREFIX = 'postgres_db_';
 const DB_SUFFIX = '.sql.gz';
+/** The suffix of an encrypted file (age): postgres_db_app.sql.gz.age. */
+export const ENCRYPTED_SUFFIX = '.age';
+
+/** The name a file is stored under: with ENCRYPTED_SUFFIX when the backup is encrypted. */
+export function storedName(name: string, encrypted: boolean): string {
+  return encrypted ? `${name}${ENCRYPTED_SUFFIX}` : name;
+}
+
+/** The name without ENCRYPTED_SUFFIX. */
+export function plainName(name: string): string {
+  return name.endsWith(ENCRYPTED_SUFFIX) ? name.slice(0, -ENCRYPTED_SUFFIX.length) : name;
+}
 
 /** A finished backup folder: YYYYMMDD_HHMMSS (UTC). */
 export const FOLDER_PATTERN = /^\d{8}_\d{6}$/;
@@ -38,7 +50,8 @@ export function databaseFileName(database: string): string {
 }
 
 /** The database a postgres_db_*.sql.gz file holds (the inverse of databaseFileName). */
-export function databaseOfFile(file: string): string | undefined {
+export function databaseOfFile(stored: string): string | undefined {
+  const file = plainName(stored);
   if (!file.startsWith(DB_PREFIX) || !file.endsWith(DB_SUFFIX)) return undefined;
   const escaped = file.slice(DB_PREFIX.length, -DB_SUFFIX.length);
   try {
@@ -49,5 +62,6 @@ export function databaseOfFile(file: string): string | undefined {
 }
 
 export function isBackupFileName(file: string): boolean {
-  return file === CLUSTER_FILE || file === GLOBALS_FILE || databaseOfFile(file) !== undefined;
+  const plain = plainName(file);
+  return plain === CLUSTER_FILE || plain === GLOBALS_FILE || databaseOfFile(plain) !== undefined;
 }

@@ -12,6 +12,7 @@ import { FileDamage, gzipProblem } from '../file-check.js';
 import { AbortedError, ExternalError, VerificationError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
 import { startTool } from '../process/run-tool.js';
+import { decryptStages } from '../encryption/age-stream.js';
 import type { ClientTools } from '../postgres/client-tools.js';
 import { libpqEnv, type ConnectionSettings } from '../settings/connection.js';
 import { SqlRewriter, type RewriteOptions, type TocMark } from './sql-rewrite.js';
@@ -70,7 +71,8 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
   const rewriter = new SqlRewriter(run.rewrite);
   // The input first: a source that cannot be read fails before psql starts.
   const input: Readable = run.input ? await run.input.open(run.signal) : createReadStream(run.file);
-  const stages = run.input ? run.input.stages() : [];
+  // An encrypted file (.age) is decrypted after the checks of its stored bytes, on its way into gunzip.
+  const stages = run.input ? [...run.input.stages(), ...decryptStages(run.input.name)] : decryptStages(run.file);
   const env = libpqEnv(run.conn, run.database);
   env.PGAPPNAME = run.appName;
   const proc = startTool({

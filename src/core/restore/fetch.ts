@@ -24,7 +24,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ExternalError, UsageError, VerificationError, isAbort, messageOf } from '../errors.js';
-import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile } from '../backup/names.js';
+import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile, storedName } from '../backup/names.js';
 import { plainNameProblem, type Manifest, type ManifestFile } from '../backup/manifest.js';
 import type { BackupEntry, BackupSource } from '../source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
@@ -32,6 +32,14 @@ import { isFuture } from '../retention.js';
 import type { ProgressTracker } from '../progress.js';
 import type { StreamedInput } from './execute-psql.js';
 import { CheckingStream, FileDamage, type ExpectedFile } from '../file-check.js';
+import { hasDecryptionKeys, isEncryptedName, missingKeyError } from '../encryption/age-stream.js';
+
+/**
+ * The checks of a file's stored bytes: an encrypted one (.age) is not a gzip stream until it is
+ * decrypted; its size and sha256 are checked here, its gzip stream (and age's own authentication)
+ * when psql's pass decrypts and gunzips it, before anything is put in place.
+ */
+const storedCheck = (name: string) => ({ gzip: !isEncryptedName(name) });
 
 export interface FetchedFile {
   name: string;
@@ -75,12 +83,14 @@ export function filesForRestore(entry: BackupEntry, type: RestoreType, database?
     const manifest = entry.manifest;
     if (!manifest) throw new VerificationError(`${where} is marked finished but has no manifest; refusing to restore from it`);
     const listed = (name: string) => manifest.files.find((f) => f.name === name);
+    // An encrypted backup without a key to read it: exit 2 before anything is fetched.
+    if (manifest.encryption && !hasDecryptionKeys()) throw missingKeyError(where, manifest.encryption.mode);
     if (type === 'cluster') {
       const staged = stagedClusterFiles(manifest);
       if (staged) return [staged.globals, ...staged.databases.map((d) => d.file)];
     }
     if (type !== 'database') {
-      const name = type === 'cluster' ? CLUSTER_FILE : GLOBALS_FILE;
+      const name = storedName(type === 'cluster' ? CLUSTER_FILE : GLOBALS_FILE, manifest.encryption !== undefined);
       if (!listed(name)) throw missingEntry(where, name);
       return [name];
     }
@@ -395,7 +405,7 @@ async function verifyInPlace(
   const { signal } = opts;
   opts.onEvent?.({ type: 'step', message: `checking ${path} (${expected.sha256 ? 'size, sha256 and gzip stream' : 'gzip stream; a legacy backup has no checksums'})` });
   const phase = opts.progress?.phase('verify', `verify:${name}`, `check of ${name}`, expected.bytes ?? entry.files.find((f) => f.name === name)?.bytes);
-  const checker = new CheckingStream(expected, (bytes) => phase?.update(bytes, name));
+  const checker = new CheckingStream(expected, (bytes) => phase?.update(bytes, name), storedCheck(name));
   try {
     const stream = await source.openFile(entry.folder, name, signal);
     await pipeline(stream, checker, discard(), { signal });
@@ -423,7 +433,7 @@ async function reuseExisting(target: string, name: string, expected: ExpectedFil
   }
   if (st.isDirectory()) throw new ExternalError(`${target} in RESTORE_DIR is a folder, in the way of the download of ${name}; move it away`);
   if (st.isFile() && expected.sha256 !== undefined && st.size === expected.bytes) {
-    const checker = new CheckingStream(expected);
+    const checker = new CheckingStream(expected, undefined, storedCheck(name));
     try {
       await pipeline(createReadStream(target), checker, discard(), { signal: opts.signal });
       opts.onEvent?.({ type: 'step', message: `reusing ${target}: already downloaded, size and sha256 match the manifest` });
@@ -469,7 +479,7 @@ async function download(
   const checker = new CheckingStream(expected, (bytes) => {
     progress(bytes);
     phase?.update(bytes, name);
-  });
+  }, storedCheck(name));
   let tempCreated = false;
   try {
     const stream = await source.openFile(entry.folder, name, signal);
@@ -521,6 +531,7 @@ export async function streamForRestore(source: BackupSource, entry: BackupEntry,
   checkName(name, 'file', where);
   if (!entry.manifest) throw new Error('streamForRestore: a backup with a manifest is needed');
   const expected = expectationOf(entry, name, where);
+  if (entry.signedBy) return checkedFirst(source, entry, name, expected, where, opts);
   const size = expected.bytes ?? 0;
   let checker: CheckingStream | undefined;
   const local = source.kind === 'local';
@@ -593,6 +604,31 @@ export async function streamForRestore(source: BackupSource, entry: BackupEntry,
       if (createdFolder) await rmdir(folderDir).catch(() => {}); // only if empty
       return undefined;
     },
+  };
+}
+
+/**
+ * RESTORE_VERIFY_KEY's way (a backup whose signature was checked, entry.signedBy): the file is
+ * fetched whole first, as fetchForRestore() does (downloaded into RESTORE_DIR, or read where it lies
+ * on local disk), and its size and sha256 checked against the signed manifest; only then does psql
+ * read it, from the checked copy, checked again on the way. A replaced file thus never reaches psql,
+ * at the cost of RESTORE_DIR space for downloads and one more read of each file.
+ */
+async function checkedFirst(source: BackupSource, entry: BackupEntry, name: string, expected: ExpectedFile, where: string, opts: FetchOptions): Promise<StreamedFile> {
+  opts.onEvent?.({ type: 'step', message: `${name}: checked whole against the signed manifest before psql reads it` });
+  const [file] = await fetchForRestore(source, entry, [name], opts);
+  const checked = file!;
+  const local = source.kind === 'local';
+  return {
+    input: {
+      name,
+      label: `${name} of ${where}`,
+      size: checked.bytes,
+      // local: through the source again (no symbolic link followed); else the checked copy in RESTORE_DIR
+      open: async (signal) => (local ? source.openFile(entry.folder, name, signal) : createReadStream(checked.path)),
+      stages: () => [new CheckingStream(expected, undefined, { gzip: false })],
+    },
+    finish: async (ok) => (ok ? checked : undefined),
   };
 }
 

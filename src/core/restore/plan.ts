@@ -46,6 +46,11 @@ export interface RestorePlan {
     startedAt?: string;
     serverVersion?: string;
     pgDumpVersion?: string;
+    /**
+     * RESTORE_VERIFY_KEY is set and the manifest's signature matches it: what that means for the
+     * restore ("signed by sha256:...: files are checked against the signed manifest before psql reads them ...").
+     */
+    signature?: string;
   };
   files: PlannedFile[];
   /** Downloads (S3, remote host): where they go, how much, and the free space there. */
@@ -70,6 +75,14 @@ export interface RestorePlan {
   createsTablespaces: string[];
   warnings: string[];
   refusals: PlanRefusal[];
+}
+
+/** The plan's word on a signed backup: what is checked, and what it costs. */
+function signedNote(key: string, local: boolean): string {
+  const cost = local
+    ? 'each file is read twice (checked whole, then read by psql)'
+    : 'each file is downloaded whole into RESTORE_DIR before psql starts on it (no overlap of download and restore)';
+  return `signed by ${key} (RESTORE_VERIFY_KEY): files are checked against the signed manifest before psql reads them; ${cost}`;
 }
 
 export interface PlanInput {
@@ -114,6 +127,7 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
       startedAt: manifest?.startedAt,
       serverVersion: manifest?.server.version,
       pgDumpVersion: manifest?.pgDump.version,
+      ...(entry.signedBy ? { signature: signedNote(entry.signedBy, source.kind === 'local') } : {}),
     },
     files,
     creates: [],
@@ -229,7 +243,7 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
       const name = kind === 'globals' ? GLOBALS_FILE : CLUSTER_FILE;
       const whole = kind === 'cluster' && !manifest && source.kind === 'local'; // a legacy cluster file names its databases only further on
       const file = fileNames[0] ?? name;
-      const scan = await scanStream(await source.openFile(entry.folder, file, signal), { untilFirstConnect: !whole, signal, label: `${file} of backup ${entry.folder} on ${where}` });
+      const scan = await scanStream(await source.openFile(entry.folder, file, signal), { untilFirstConnect: !whole, signal, label: `${file} of backup ${entry.folder} on ${where}`, name: file });
       creates = {
         roles: scan.createdRoles,
         tablespaces: scan.createdTablespaces,

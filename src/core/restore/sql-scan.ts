@@ -8,6 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { AbortedError, VerificationError, messageOf } from '../errors.js';
 import { NotApplied, SqlRewriter } from './sql-rewrite.js';
+import { FileDamage } from '../file-check.js';
+import { decryptStages } from '../encryption/age-stream.js';
 
 export interface ScanOptions {
   /** Stop at the first \connect (the globals part of a cluster file). */
@@ -15,11 +17,13 @@ export interface ScanOptions {
   signal: AbortSignal;
   /** The file's name, for messages. */
   label: string;
+  /** The file's own name: a .age file is decrypted on its way into gunzip. */
+  name?: string;
 }
 
 /** Scans a local .sql.gz. */
 export function scanFile(file: string, opts: Omit<ScanOptions, 'label'>): Promise<SqlRewriter> {
-  return scanStream(createReadStream(file), { ...opts, label: file.split('/').pop() ?? file });
+  return scanStream(createReadStream(file), { ...opts, label: file.split('/').pop() ?? file, name: file });
 }
 
 /** Scans a stream of .sql.gz bytes; the stream is consumed (or destroyed when the scan stops early). */
@@ -35,11 +39,12 @@ export async function scanStream(gz: Readable, opts: ScanOptions): Promise<SqlRe
     },
   });
   try {
-    await pipeline(gz, createGunzip(), rw, sink, { signal: stop.signal });
+    await (pipeline as (...streams: unknown[]) => Promise<void>)(gz, ...decryptStages(opts.name ?? ''), createGunzip(), rw, sink, { signal: stop.signal });
   } catch (err) {
     if (opts.signal.aborted) throw new AbortedError();
     if (!stop.signal.aborted) {
       if (err instanceof VerificationError || err instanceof NotApplied) throw err;
+      if (err instanceof FileDamage) throw new VerificationError(`${opts.label} is damaged: ${err.problem}`);
       throw new VerificationError(`${opts.label} is damaged: ${messageOf(err)}`);
     }
   } finally {

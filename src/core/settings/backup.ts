@@ -1,8 +1,12 @@
 // Settings of a backup run and of the local destination, as plain data.
+import type { KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { readKeepRules, readS3, readRemote, type RemoteSettings, type S3Settings } from './destinations.js';
 import type { KeepRule } from '../rotation.js';
+import type { EncryptionConfig } from '../encryption/age-stream.js';
+import { readBackupEncryption } from './encryption.js';
 import { readInt, readList, readPath, type SettingInput } from './read.js';
+import { readSigningKey } from './signing.js';
 
 export interface LocalSettings {
   backupDir: string;
@@ -21,6 +25,10 @@ export interface BackupSettings {
   /** Enabled remote destinations (S3_ENABLED, RSYNC_ENABLED). */
   s3?: S3Settings;
   remote?: RemoteSettings;
+  /** BACKUP_ENCRYPTION_RECIPIENTS or BACKUP_ENCRYPTION=true (settings/encryption.ts): files are age-encrypted. */
+  encryption?: EncryptionConfig;
+  /** BACKUP_SIGNING_KEY: the Ed25519 key that signs each manifest (settings/signing.ts). */
+  signingKey?: KeyObject;
 }
 
 export function readLocal(input: SettingInput): LocalSettings {
@@ -65,5 +73,7 @@ export function readBackupSettings(input: SettingInput): BackupSettings {
     databases,
     excludeDatabases,
     pgBinDir: readPgBinDir(input),
+    encryption: readBackupEncryption(input),
+    signingKey: readSigningKey(input),
   };
 }

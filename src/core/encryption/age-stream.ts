@@ -1,0 +1,139 @@
+// age encryption of backup files, streamed (age-encryption, the TypeScript implementation of
+// age-encryption.org/v1): a file's compressed bytes are encrypted on their way to the disk, and an
+// encrypted file is decrypted on its way into gunzip. Neither side ever holds a plaintext file.
+// `age -d -i key.txt FILE` (Debian's age package) reads what this writes.
+import { Duplex, type Transform } from 'node:stream';
+import { Decrypter, Encrypter } from 'age-encryption';
+import { UsageError, messageOf } from '../errors.js';
+import { FileDamage } from '../file-check.js';
+
+import { ENCRYPTED_SUFFIX as AGE_SUFFIX } from '../backup/names.js';
+import type { ManifestEncryption } from '../backup/manifest-encryption.js';
+
+/** How a backup run encrypts: to age public keys, or with a passphrase (scrypt, the weaker choice). */
+export type EncryptionConfig = { mode: 'recipients'; recipients: string[] } | { mode: 'passphrase'; passphrase: string };
+
+
+export function manifestEncryption(config: EncryptionConfig): ManifestEncryption {
+  return config.mode === 'recipients' ? { format: 'age', mode: 'recipients', recipients: [...config.recipients] } : { format: 'age', mode: 'passphrase' };
+}
+
+/**
+ * A writer that encrypts what it is given and hands the encrypted bytes, in order, to `out`.
+ * `write` waits while the encryption is behind (backpressure); `end` writes the last chunk.
+ */
+export async function encryptingWriter(config: EncryptionConfig, out: (data: Buffer) => Promise<void>): Promise<{ write(data: Buffer): Promise<void>; end(): Promise<void>; abort(): void }> {
+  const e = new Encrypter();
+  if (config.mode === 'recipients') for (const r of config.recipients) e.addRecipient(r);
+  else e.setPassphrase(config.passphrase);
+  const plain = new TransformStream<Uint8Array, Uint8Array>();
+  const encrypted = await e.encrypt(plain.readable);
+  const writer = plain.writable.getWriter();
+  const reader = encrypted.getReader();
+  const pump = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      await out(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    }
+  })();
+  let failed: unknown;
+  pump.catch((err) => {
+    failed = err;
+    writer.abort(err).catch(() => {});
+  });
+  return {
+    async write(data) {
+      if (failed) throw failed;
+      // A copy: the caller may write the same buffer to another file (the cluster file).
+      await Promise.race([writer.write(new Uint8Array(data)), pump.then(() => {})]);
+      if (failed) throw failed;
+    },
+    async end() {
+      if (failed) throw failed;
+      await writer.close();
+      await pump;
+    },
+    abort() {
+      writer.abort(new Error('aborted')).catch(() => {});
+      reader.cancel().catch(() => {});
+    },
+  };
+}
+
+// -------------------------------------------------------------------------------------------------
+// Decryption keys of this process (restore, verify): set once from the settings.
+
+export interface DecryptionKeys {
+  /** AGE-SECRET-KEY-1... lines of RESTORE_IDENTITY_FILE. */
+  identities: string[];
+  /** BACKUP_ENCRYPTION_KEY, for backups made in passphrase mode. */
+  passphrase?: string;
+  /** Where the keys came from, for messages: "RESTORE_IDENTITY_FILE=/keys/key.txt". */
+  origin?: string;
+}
+
+let keys: DecryptionKeys = { identities: [] };
+
+export function setDecryptionKeys(k: DecryptionKeys): void {
+  keys = k;
+}
+
+export function hasDecryptionKeys(): boolean {
+  return keys.identities.length > 0 || keys.passphrase !== undefined;
+}
+
+export function isEncryptedName(name: string): boolean {
+  return name.endsWith(AGE_SUFFIX);
+}
+
+/** The one line for an encrypted backup and no key (exit 2). */
+export function missingKeyError(what: string, mode?: string): UsageError {
+  return new UsageError(
+    mode === 'passphrase'
+      ? `${what} is encrypted with a passphrase and BACKUP_ENCRYPTION_KEY is not set; set it (or BACKUP_ENCRYPTION_KEY_FILE) to the passphrase the backup was made with, e.g. BACKUP_ENCRYPTION_KEY_FILE=/run/secrets/backup_key`
+      : `${what} is encrypted (age) and RESTORE_IDENTITY_FILE is not set; point it at the age identity file (AGE-SECRET-KEY-1...) of one of its recipients, e.g. RESTORE_IDENTITY_FILE=/keys/backup-key.txt`,
+  );
+}
+
+/** What went wrong decrypting, in the words of a damaged-file problem. */
+function decryptProblem(err: unknown): string {
+  const m = messageOf(err);
+  if (/no identity matched/i.test(m)) return `it cannot be decrypted: none of the keys given (${keys.origin ?? 'RESTORE_IDENTITY_FILE'}) is one of its recipients (wrong key?)`;
+  if (/invalid header HMAC|incorrect passphrase|scrypt/i.test(m)) return `it cannot be decrypted: its header does not authenticate with the key given (${keys.origin ?? 'the key'}): wrong key or tampered file`;
+  return `it does not decrypt (age: ${m}): the file was altered or truncated`;
+}
+
+/**
+ * The stages that turn a stored file's bytes into the gzip stream: none for a .sql.gz, an age
+ * decryption for a .sql.gz.age. A wrong key or any altered byte fails as FileDamage.
+ */
+export function decryptStages(name: string): Transform[] {
+  if (!isEncryptedName(name)) return [];
+  if (!hasDecryptionKeys()) throw missingKeyError(name);
+  const d = new Decrypter();
+  for (const id of keys.identities) d.addIdentity(id);
+  if (keys.passphrase !== undefined) d.addPassphrase(keys.passphrase);
+  const input = new TransformStream<Uint8Array, Uint8Array>();
+  const output = d.decrypt(input.readable);
+  output.catch(() => {}); // reported by the first read
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        reader ??= (await output).getReader();
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        throw new FileDamage(decryptProblem(err));
+      }
+    },
+    cancel(reason) {
+      return reader?.cancel(reason);
+    },
+  });
+  // (the DOM and node:stream/web typings of the same classes differ)
+  const pair = { readable, writable: input.writable } as unknown as Parameters<typeof Duplex.fromWeb>[0];
+  return [Duplex.fromWeb(pair) as unknown as Transform];
+}
