@@ -1,17 +1,11 @@
 // The terminal UI's session state without a terminal: keys to actions, the reducer's screens, the
 // typed confirmation, the stop question, and what the session ends with.
 import { describe, expect, it } from 'vitest';
-import { keyAction, keyHints, splitBurst } from '../src/ui/state/keys.js';
+import { keyHints, splitBurst } from '../src/ui/state/keys.js';
 import { backupRows, confirmationText, current, listWindow } from '../src/ui/state/select.js';
 import type { State } from '../src/ui/state/types.js';
-import { entry, folderAt, loaded, plan, run, start } from './helpers/ui-fixtures.js';
+import { entry, folderAt, key, loaded, plan, press, run, start } from './helpers/ui-fixtures.js';
 
-const key = (state: State, input: string, k: Record<string, boolean> = {}) => {
-  const a = keyAction(state, input, k);
-  return a ? run(state, a) : state;
-};
-const press = (state: State, ...keys: Array<string | Record<string, boolean>>) =>
-  keys.reduce<State>((s, k) => (typeof k === 'string' ? key(s, k) : key(s, '', k)), state);
 const ENTER = { return: true };
 const ESC = { escape: true };
 const withCtrlC = (s: State) => key(s, 'c', { ctrl: true });

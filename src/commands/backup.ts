@@ -14,6 +14,7 @@ export const backupCommand: Command = {
     ...CONNECTION_OPTIONS,
     'backup-dir': { type: 'string' },
     'compression-level': { type: 'string' },
+    format: { type: 'string' },
     databases: { type: 'string' },
     'exclude-databases': { type: 'string' },
     'local-retention-days': { type: 'string' },
@@ -37,6 +38,10 @@ The run's outcome is added to the run history, <BACKUP_DIR>/.pg-backups-state.js
 Options (a flag wins over its variable):
   --backup-dir DIR              BACKUP_DIR (default /backups)
   --compression-level N         COMPRESSION_LEVEL, gzip level 1-9 (default 6)
+  --format plain|custom         BACKUP_FORMAT (default plain). custom: each database as pg_dump -Fc
+                                (postgres_db_<name>.dump, compressed by pg_dump at COMPRESSION_LEVEL),
+                                the globals as .sql.gz, no cluster file; restores use pg_restore (parallel,
+                                RESTORE_SCHEMAS/RESTORE_TABLES); by hand: pg_restore -d DB FILE
   --databases A,B               BACKUP_DATABASES (default: every database that allows connections, templates excluded)
   --exclude-databases A,B       BACKUP_EXCLUDE_DATABASES
   --local-retention-days N      LOCAL_RETENTION_DAYS (default 1)

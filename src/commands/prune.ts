@@ -25,7 +25,8 @@ BACKUP_DIR, S3_RETENTION_DAYS on S3, RSYNC_RETENTION_DAYS on the remote host, un
 of that place keeps them (calendar rotation, below). Only whole backups
 (valid manifest, every file there with its recorded size) are deleted, and of those the newest is
 always kept, whatever its age. Folders dated in the future (a wrong clock), incomplete, damaged and
-legacy folders, symbolic links and files pg-backups did not write are never touched (a warning
+legacy folders, seed 002's backup_*.sql.gz[.enc] files, symbolic links and files pg-backups did
+not write are never touched (a warning
 names the ones to look at). A local backup that an enabled destination should hold but does not
 (its upload failed) is kept.
 

@@ -1,6 +1,7 @@
 // The preflight plan as lines for a terminal log (restore --dry-run).
 import type { RestorePlan } from '../core/restore/plan.js';
 import { formatBytes } from './output.js';
+import { quoteName } from '../core/restore/archive-select.js';
 
 const q = (names: string[]) => names.map((n) => JSON.stringify(n)).join(', ');
 
@@ -22,6 +23,15 @@ export function planLines(plan: RestorePlan): string[] {
   if (plan.database) {
     const d = plan.database;
     row('database', `${JSON.stringify(d.original)}${d.target !== d.original ? ` restored as ${JSON.stringify(d.target)}` : ''}, into a staging database first, swapped in when psql has finished`);
+  }
+  if (plan.archive) {
+    const a = plan.archive;
+    row('archive', a.mode === 'streamed' ? 'custom format: streamed through pg_restore in one pass (RESTORE_JOBS=1)' : `custom format: pg_restore --jobs=${a.jobs} from ${plan.files[0]?.how === 'downloaded' ? 'the copy downloaded into RESTORE_DIR' : 'the file in place'}`);
+    if (a.selection) row('only', `${a.selection.join(', ')} (and what they need: data, indexes, constraints, sequences, defaults, triggers, comments, grants)`);
+    if (a.tables) {
+      const shown = a.tables.slice(0, 200).map((t) => `${quoteName(t.schema)}.${quoteName(t.name)}${t.kind === 'TABLE' ? '' : ` (${t.kind.toLowerCase()})`}`);
+      row('tables', `${a.tables.length} in the archive${shown.length > 0 ? `: ${shown.join(', ')}${a.tables.length > shown.length ? ', ...' : ''}` : ''}`);
+    }
   }
   if (plan.cluster?.staged) {
     row('cluster', `the globals first, then ${plan.cluster.databases.length} database(s) into staging databases, ${plan.cluster.jobs} at a time; put in place under their real names only when every one is restored`);

@@ -29,6 +29,8 @@ export const restoreCommand: Command = {
     'target-database': { type: 'string' },
     overwrite: { type: 'boolean' },
     jobs: { type: 'string' },
+    schemas: { type: 'string' },
+    tables: { type: 'string' },
     'restore-dir': { type: 'string' },
     'backup-dir': { type: 'string' },
     'pg-bin-dir': { type: 'string' },
@@ -44,12 +46,25 @@ anything when RESTORE_* settings (or the flags) are given.
 
   --type cluster|globals|database  RESTORE_TYPE
   --source local|s3|remote         RESTORE_SOURCE (default: the only enabled source)
-  --folder NAME|latest             RESTORE_FOLDER (default latest: the newest finished backup)
+  --folder NAME|latest             RESTORE_FOLDER (default latest: the newest finished backup; a
+                                   legacy one only when there is none). A seed 002 file
+                                   (backup_YYYYMMDD_HHMMSS.sql.gz[.enc] directly in BACKUP_DIR,
+                                   S3_PREFIX or RSYNC_PATH) is named by its file name; it holds one
+                                   database and names none: RESTORE_TYPE=database only, restored
+                                   under RESTORE_TARGET_DATABASE, else RESTORE_DATABASE
   --database NAME                  RESTORE_DATABASE (with --type database)
   --target-database NAME           RESTORE_TARGET_DATABASE: restore under another name (a test restore)
   --overwrite                      RESTORE_OVERWRITE=true: replace a database that exists
-  --jobs N                         RESTORE_JOBS: databases of a cluster restored at once (default:
-                                   one per core, 2 to 4)
+  --jobs N                         RESTORE_JOBS: databases of a cluster restored at once; for one
+                                   database of a custom-format backup, pg_restore --jobs (default:
+                                   one per core, 2 to 4; 1 streams the archive through pg_restore
+                                   in one pass, without a local copy)
+  --schemas A,B                    RESTORE_SCHEMAS (custom-format backups, --type database): only
+                                   these schemas, into a database that does not exist yet
+  --tables S.T,S.U                 RESTORE_TABLES: only these tables (schema.table, "Quoted"."Names"),
+                                   with their data, indexes, constraints, defaults, sequences, triggers,
+                                   comments and grants; foreign keys only to tables restored too;
+                                   into a new database (RESTORE_TARGET_DATABASE)
   --restore-dir DIR                RESTORE_DIR (default /restore): where downloads go
   RESTORE_VERIFY_KEY               an Ed25519 public key (PEM, or the path of its file): a backup whose
                                    manifest is not signed by it is refused (exit 3), and each file is
@@ -58,7 +73,10 @@ anything when RESTORE_* settings (or the flags) are given.
                                    key of an encrypted backup (*.sql.gz.age), decrypted in memory on
                                    its way into psql; unset with an encrypted backup: exit 2; not one
                                    of its recipients, or an altered file: exit 3, nothing restored
-  BACKUP_ENCRYPTION_KEY            (_FILE works) the passphrase of a backup made with BACKUP_ENCRYPTION=true
+  BACKUP_ENCRYPTION_KEY            (_FILE works) the passphrase of a backup made with BACKUP_ENCRYPTION=true,
+                                   and of seed 002's *.sql.gz.enc files (openssl enc -aes-256-cbc
+                                   -pbkdf2), decrypted in memory on their way into psql; unset: exit
+                                   2 before anything is downloaded; a wrong one: exit 3
   --backup-dir DIR                 BACKUP_DIR (default /backups): the local source
   --pg-bin-dir DIR                 PG_BIN_DIR: where psql is (default: install places, then PATH)
   --server NAME                    RESTORE_SERVER: with several servers (BACKUP_<NAME>=postgresql://...),

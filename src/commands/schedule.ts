@@ -46,7 +46,7 @@ SIGTERM or SIGINT stops the service within seconds: a run in progress is stopped
 no run was going at the signal, 1 when a run was cut short.
 
 Every option of \`pg-backups backup\` (see pg-backups backup --help) applies to each run:
-BACKUP_DIR, BACKUP_DATABASES, COMPRESSION_LEVEL, LOCAL_RETENTION_DAYS, KEEP_* (rotation), S3_*, RSYNC_*,
+BACKUP_DIR, BACKUP_DATABASES, BACKUP_FORMAT, COMPRESSION_LEVEL, LOCAL_RETENTION_DAYS, KEEP_* (rotation), S3_*, RSYNC_*,
 BACKUP_ENCRYPTION_RECIPIENTS (age encryption), ...
 
 ${NOTIFY_HELP}

@@ -30,6 +30,11 @@ AGE-SECRET-KEY-1...) or, for backups made with a passphrase, BACKUP_ENCRYPTION_K
 every file is also decrypted and its gzip stream read to the end. A wrong key or an altered byte:
 DAMAGED, exit 3.
 
+Seed 002 files (backup_YYYYMMDD_HHMMSS.sql.gz[.enc], FOLDER is the file name) have no manifest:
+the gzip stream is read to its end and the SQL must end with pg_dump's closing line; a .enc file
+is decrypted with BACKUP_ENCRYPTION_KEY first. Without the key only its size can be checked (a
+warning says so; exit 0).
+
 Options:
 ${SOURCE_HELP}
 ${SERVER_HELP}

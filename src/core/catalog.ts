@@ -3,7 +3,7 @@ import { databaseOfFile } from './backup/names.js';
 import { messageOf } from './errors.js';
 import { isFuture } from './retention.js';
 import { redact } from './secrets.js';
-import type { BackupEntry, BackupSource, EntryStatus } from './source.js';
+import { newestFirst, type BackupEntry, type BackupSource, type EntryStatus } from './source.js';
 
 export interface BackupCopy {
   source: BackupSource;
@@ -82,5 +82,5 @@ export function mergeListings<S extends { kind: string }>(listed: Array<{ source
       copies,
     };
   });
-  return backups.sort((a, b) => b.folder.localeCompare(a.folder));
+  return backups.sort(newestFirst);
 }

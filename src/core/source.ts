@@ -11,7 +11,8 @@ export type SourceKind = 'local' | 's3' | 'remote';
  *   the size it records (a whole backup);
  * - "incomplete": a valid manifest, but a file it names is missing, of another size, or not a
  *   regular file (`problem` says which);
- * - "legacy": made by the bash tool (001), which wrote no manifest: *.sql.gz files only;
+ * - "legacy": made by the bash tool (001), which wrote no manifest: *.sql.gz files only; or a
+ *   flat file of seed 002 (`single` set: see src/core/seed002.ts);
  * - "damaged": a manifest that cannot be read or fails the schema check (`problem` says why);
  * - "foreign": not something pg-backups wrote, such as a symbolic link named like a backup folder.
  *   Shown, never read as a backup, never deleted.
@@ -35,6 +36,16 @@ export interface BackupEntry {
    * With RESTORE_VERIFY_KEY set, a backup not signed by it is "damaged" (src/sources/signed.ts).
    */
   signedBy?: string;
+  /**
+   * A seed 002 backup (src/core/seed002.ts): one database in one flat file at the top of the source,
+   * no manifest; `folder` is the file name. Status "legacy"; never deleted by pg-backups.
+   */
+  single?: { file: string; encrypted: 'openssl' | undefined };
+}
+
+/** Newest first: by time, then by folder name (the order of YYYYMMDD_HHMMSS names). */
+export function newestFirst(a: { time: Date; folder: string }, b: { time: Date; folder: string }): number {
+  return b.time.getTime() - a.time.getTime() || b.folder.localeCompare(a.folder);
 }
 
 export interface BackupSource {

@@ -7,7 +7,8 @@ import type { Readable } from 'node:stream';
 import { ExternalError, UsageError, VerificationError, messageOf } from '../core/errors.js';
 import { folderTime, MANIFEST_FILE } from '../core/backup/names.js';
 import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, oversizedManifest, type ListedFolder } from './entry.js';
-import type { BackupEntry, BackupSource } from '../core/source.js';
+import { newestFirst, type BackupEntry, type BackupSource } from '../core/source.js';
+import { isSeed002File, seed002Entry, seed002Foreign, seed002Time } from '../core/seed002.js';
 
 export class LocalSource implements BackupSource {
   readonly kind = 'local' as const;
@@ -30,12 +31,29 @@ export class LocalSource implements BackupSource {
     }
     const entries: BackupEntry[] = [];
     for (const folder of names) {
+      const single = seed002Time(folder);
+      if (single) {
+        const entry = await this.singleEntry(folder, single);
+        if (entry) entries.push(entry);
+        continue;
+      }
       const time = folderTime(folder);
       if (!time) continue;
       const entry = await this.readEntry(folder, time);
       if (entry) entries.push(entry);
     }
-    return entries.sort((a, b) => b.folder.localeCompare(a.folder));
+    return entries.sort(newestFirst);
+  }
+
+  /** A seed 002 file at the top of BACKUP_DIR: a regular file is a backup, a link is not ours. */
+  private async singleEntry(name: string, time: Date): Promise<BackupEntry | undefined> {
+    try {
+      const st = await lstat(join(this.dir, name));
+      if (st.isSymbolicLink()) return seed002Foreign(name, time, 'a symbolic link');
+      return st.isFile() ? seed002Entry({ name, bytes: st.size }) : undefined;
+    } catch {
+      return undefined; // vanished meanwhile
+    }
   }
 
   private async readEntry(folder: string, time: Date): Promise<BackupEntry | undefined> {
@@ -85,10 +103,12 @@ export class LocalSource implements BackupSource {
    * symbolic link, or a file that is one, is refused (VerificationError), never followed.
    */
   private async openRegular(folder: string, file: string): Promise<Readable> {
-    const dirPath = join(this.dir, folder);
+    // A seed 002 backup is the file itself, at the top of BACKUP_DIR.
+    const single = isSeed002File(folder);
+    const dirPath = single ? this.dir : join(this.dir, folder);
     const path = join(dirPath, file);
-    if (!folderTime(folder) || file.includes('/') || file === '.' || file === '..') throw new VerificationError(`${path} is not a file of a backup folder`);
-    await this.realFolder(dirPath);
+    if (single ? file !== folder : !folderTime(folder) || file.includes('/') || file === '.' || file === '..') throw new VerificationError(`${path} is not a file of a backup folder`);
+    if (!single) await this.realFolder(dirPath);
     let handle;
     try {
       handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);

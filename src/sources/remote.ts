@@ -16,7 +16,8 @@ import { mapLimit } from '../core/map-limit.js';
 import { sftpReadStream } from './ssh-sftp-stream.js';
 import { rsyncInto } from './rsync.js';
 import { entryWithManifest, entryWithoutManifest, foreignEntry, manifestNotAFile, oversizedManifest, type ListedFolder } from './entry.js';
-import type { BackupEntry, Destination, PushProgress } from '../core/source.js';
+import { newestFirst, type BackupEntry, type Destination, type PushProgress } from '../core/source.js';
+import { isSeed002File, seed002Entry, seed002Foreign, seed002Time } from '../core/seed002.js';
 import { connectSsh, isTransientRemote, loadPrivateKey, openSftp, RemoteError, withSsh } from './ssh-connection.js';
 import { isNoSuchFile, mkdirp, removeTree, rjoin, sftpCode, sftpOps, SFTP_FAILURE, type SftpOps } from './ssh-sftp.js';
 
@@ -80,7 +81,13 @@ export class RemoteDestination implements Destination {
         }
         const candidates = names.filter((e) => folderTime(e.filename) !== undefined);
         const entries = await mapLimit(candidates, 8, (e) => this.readEntry(ops, e));
-        return entries.filter((e): e is BackupEntry => e !== undefined).sort((a, b) => b.folder.localeCompare(a.folder));
+        // seed 002's flat files at the top of RSYNC_PATH (a link named like one is not ours)
+        for (const e of names) {
+          const time = seed002Time(e.filename);
+          if (time && e.attrs.isSymbolicLink()) entries.push(seed002Foreign(e.filename, time, 'a symbolic link'));
+          else if (time && e.attrs.isFile()) entries.push(seed002Entry({ name: e.filename, bytes: e.attrs.size }));
+        }
+        return entries.filter((e): e is BackupEntry => e !== undefined).sort(newestFirst);
       }),
     );
   }
@@ -125,13 +132,16 @@ export class RemoteDestination implements Destination {
   async openFile(folder: string, file: string, signal?: AbortSignal): Promise<Readable> {
     checkName(folder, 'folder');
     checkName(file, 'file');
-    const path = rjoin(this.settings.path, folder, file);
+    // A seed 002 backup is the file itself, at the top of RSYNC_PATH.
+    const single = isSeed002File(folder);
+    if (single && file !== folder) throw new VerificationError(`${this.where}: ${file} is not the file of ${folder}`);
+    const path = single ? rjoin(this.settings.path, file) : rjoin(this.settings.path, folder, file);
     return this.retrying(`read ${folder}/${file}`, signal, async () => {
       const client = await connectSsh(this.settings, this.where, { signal });
       try {
         const sftp = await openSftp(client, this.where);
         const ops = sftpOps(sftp);
-        await this.realFolder(ops, rjoin(this.settings.path, folder));
+        if (!single) await this.realFolder(ops, rjoin(this.settings.path, folder));
         const st = await ops.lstat(path).catch((err) => {
           if (isNoSuchFile(err)) throw new VerificationError(`${this.where}: ${path} is missing`);
           throw this.sftpError(err, `cannot read ${path}`);

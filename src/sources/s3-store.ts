@@ -52,6 +52,9 @@ export interface FolderObjects {
   files: Map<string, ListedObject>;
 }
 
+/** The group of listFolders() that holds the objects directly under the prefix (not a folder name). */
+export const TOP_LEVEL = '';
+
 export class S3Store {
   readonly location: string;
   readonly client: S3Client;
@@ -94,6 +97,11 @@ export class S3Store {
   /** The object key of a file of a folder under the prefix. */
   keyOf(folder: string, file: string): string {
     return `${this.base}${folder}/${file}`;
+  }
+
+  /** The object key of a file directly under the prefix (seed 002's flat files). */
+  topKey(file: string): string {
+    return `${this.base}${file}`;
   }
 
   /** Closes the clients' connections. */
@@ -247,7 +255,10 @@ export class S3Store {
   // ---------------------------------------------------------------------------------------------
   // helpers
 
-  /** Every object under the prefix, grouped by the folder right below it (pages of 1000 keys). */
+  /**
+   * Every object under the prefix, grouped by the folder right below it (pages of 1000 keys); the
+   * objects directly under the prefix (no folder) under TOP_LEVEL.
+   */
   async listFolders(signal?: AbortSignal): Promise<Map<string, FolderObjects>> {
     const folders = new Map<string, FolderObjects>();
     let token: string | undefined;
@@ -274,9 +285,9 @@ export class S3Store {
         if (!o.Key || !o.Key.startsWith(this.base)) continue;
         const rest = o.Key.slice(this.base.length);
         const slash = rest.indexOf('/');
-        if (slash <= 0) continue;
-        const folder = rest.slice(0, slash);
-        const name = rest.slice(slash + 1);
+        if (slash === 0 || rest === '') continue;
+        const folder = slash < 0 ? TOP_LEVEL : rest.slice(0, slash);
+        const name = slash < 0 ? rest : rest.slice(slash + 1);
         if (!name || name.includes('/')) continue; // deeper objects are not files of the folder
         let entry = folders.get(folder);
         if (!entry) folders.set(folder, (entry = { files: new Map() }));

@@ -23,8 +23,9 @@ import type { KeepRule } from '../core/rotation.js';
 import { PermanentS3Error, describeS3Error, isNoSuchKey } from './s3-errors.js';
 import { mapLimit } from '../core/map-limit.js';
 import { entryWithManifest, entryWithoutManifest, oversizedManifest } from './entry.js';
-import type { BackupEntry, Destination, PushProgress } from '../core/source.js';
-import { S3Store, type FolderObjects, type S3Tuning } from './s3-store.js';
+import { newestFirst, type BackupEntry, type Destination, type PushProgress } from '../core/source.js';
+import { isSeed002File, seed002Entry } from '../core/seed002.js';
+import { S3Store, TOP_LEVEL, type FolderObjects, type S3Tuning } from './s3-store.js';
 
 export type { S3Tuning } from './s3-store.js';
 
@@ -68,9 +69,9 @@ export class S3Destination implements Destination {
     return this.settings.keepRules;
   }
 
-  /** The object key of a file of a backup folder. */
+  /** The object key of a file of a backup folder (of a seed 002 backup: the file under the prefix). */
   keyOf(folder: string, file: string): string {
-    return this.store.keyOf(folder, file);
+    return isSeed002File(folder) && file === folder ? this.store.topKey(file) : this.store.keyOf(folder, file);
   }
 
   /** Closes the clients' connections. */
@@ -182,7 +183,9 @@ export class S3Destination implements Destination {
       if (time) candidates.push({ folder, time, objects });
     }
     const entries = await mapLimit(candidates, READ_CONCURRENCY, ({ folder, time, objects }) => this.readEntry(folder, time, objects, signal));
-    return entries.filter((e): e is BackupEntry => e !== undefined).sort((a, b) => b.folder.localeCompare(a.folder));
+    // seed 002's flat files, directly under the prefix
+    for (const [name, o] of folders.get(TOP_LEVEL)?.files ?? []) entries.push(seed002Entry({ name, bytes: o.bytes }));
+    return entries.filter((e): e is BackupEntry => e !== undefined).sort(newestFirst);
   }
 
   private async readEntry(folder: string, time: Date, objects: FolderObjects, signal?: AbortSignal): Promise<BackupEntry | undefined> {

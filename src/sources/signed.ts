@@ -11,6 +11,7 @@ import type { BackupEntry, BackupSource } from '../core/source.js';
 export function checkSignature(entry: BackupEntry, keys: readonly KeyObject[]): BackupEntry {
   if (entry.status === 'damaged' || entry.status === 'foreign') return entry;
   const refused = (problem: string): BackupEntry => ({ folder: entry.folder, time: entry.time, status: 'damaged', problem, files: entry.files });
+  if (entry.single) return refused(`a seed 002 file has no ${MANIFEST_FILE}, so it is not signed, and RESTORE_VERIFY_KEY requires a signature`);
   if (entry.status === 'legacy' || !entry.manifest) {
     return refused(`a folder without ${MANIFEST_FILE} (made by the bash tool) is not signed, and RESTORE_VERIFY_KEY requires a signature`);
   }

@@ -132,6 +132,30 @@ export function App(props: AppProps) {
     return () => controller.abort(new AbortedError('the plan screen was left'));
   }, [planning?.id, services, log]); // eslint-disable-line react-hooks/exhaustive-deps
 
+  // The tables of a custom-format backup, while the pick list is open.
+  const picking = state.stack.find((s): s is Extract<Screen, { name: 'pick-tables' }> => s.name === 'pick-tables' && !s.tables && !s.error);
+  useEffect(() => {
+    if (!picking) return;
+    const controller = new AbortController();
+    const { id, choice } = picking;
+    const entry = entryFor(stateRef.current, choice.folder, choice.copy);
+    if (!entry) {
+      dispatch({ type: 'tables-failed', id, error: `backup ${choice.folder} is no longer listed on ${choice.copy}` });
+      return;
+    }
+    services.tables(choice, entry, controller.signal).then(
+      (tables) => {
+        if (!controller.signal.aborted) dispatch({ type: 'tables-ready', id, tables });
+      },
+      (err) => {
+        if (controller.signal.aborted) return;
+        log.write('error', `reading the tables of ${choice.folder} failed: ${messageOf(err)}`);
+        dispatch({ type: 'tables-failed', id, error: redact(messageOf(err)) });
+      },
+    );
+    return () => controller.abort(new AbortedError('the pick list was left'));
+  }, [picking?.id, services, log]); // eslint-disable-line react-hooks/exhaustive-deps
+
   // The job of the work screen. Its controller is aborted by "stop" and when the screen goes away.
   const top = current(state);
   const work = top.name === 'work' ? top : undefined;

@@ -1,6 +1,8 @@
 // When the terminal UI opens, and the command that opens it. Ink and React are loaded only then
 // (a dynamic import), so every other command starts without them.
-import { CONNECTION_OPTIONS, DESTINATION_OPTIONS, type Command, type CommandContext } from '../commands/command.js';
+import { CONNECTION_OPTIONS, DESTINATION_OPTIONS, settingInput, type Command, type CommandContext } from '../commands/command.js';
+import { setDecryptionKeys } from '../core/encryption/age-stream.js';
+import { readDecryptionKeys } from '../core/settings/encryption.js';
 
 /** The screen opens only for a person at a terminal: stdin and stdout TTYs, TERM not dumb, not under CI. */
 export function screenWanted(env: NodeJS.ProcessEnv, stdin: { isTTY?: boolean } = process.stdin, stdout: { isTTY?: boolean } = process.stdout): boolean {
@@ -9,6 +11,8 @@ export function screenWanted(env: NodeJS.ProcessEnv, stdin: { isTTY?: boolean } 
 
 /** Runs a session of the screen until the operator leaves; returns the exit code. */
 export async function openScreen(ctx: CommandContext): Promise<number> {
+  // Encrypted backups: the keys of RESTORE_IDENTITY_FILE / BACKUP_ENCRYPTION_KEY, whichever way the screen was opened.
+  setDecryptionKeys(readDecryptionKeys(settingInput(ctx)));
   const { runScreen } = await import('./run-screen.js');
   return runScreen(ctx);
 }

@@ -16,7 +16,10 @@ import { notifyRun } from '../core/notify/notify-run.js';
 import type { BackupEntry, BackupSource, SourceKind } from '../core/source.js';
 import { verifyBackup, type FileCheck, type VerifyReport } from '../core/verify.js';
 import { openBackupTargets, selectSources } from '../sources/open.js';
-import type { RestoreChoice } from './state/types.js';
+import type { ArchiveTable, RestoreChoice } from './state/types.js';
+import { filesForRestore } from '../core/restore/fetch.js';
+import { readSourceToc } from '../core/restore/archive-load.js';
+import { archiveTables } from '../core/restore/archive-select.js';
 
 export interface UiServices {
   /** The server's name, when it is one of several (BACKUP_<NAME>=...). */
@@ -28,6 +31,8 @@ export interface UiServices {
   inspect(): Promise<{ version: string; superuser: boolean; databases: string[] }>;
   list(kind: SourceKind, signal: AbortSignal): Promise<BackupEntry[]>;
   plan(choice: RestoreChoice, entry: BackupEntry, signal: AbortSignal): Promise<RestorePlan>;
+  /** The tables of a custom-format backup's database (its archive's table of contents). */
+  tables(choice: RestoreChoice, entry: BackupEntry, signal: AbortSignal): Promise<ArchiveTable[]>;
   restore(choice: RestoreChoice, signal: AbortSignal, onEvent: (e: RestoreEvent) => void): Promise<RestoreSummary>;
   verify(kind: SourceKind, entry: BackupEntry, signal: AbortSignal, onFile: (f: FileCheck) => void): Promise<VerifyReport>;
   backup(signal: AbortSignal, onEvent: (e: BackupEvent) => void): Promise<BackupResult>;
@@ -59,6 +64,7 @@ export function createServices(scope: ServerScope): UiServices {
     database: choice.database,
     targetDatabase: choice.target,
     overwrite: choice.overwrite,
+    ...(choice.tables ? { selection: { schemas: [], tables: choice.tables } } : {}),
     restoreDir,
   });
   return {
@@ -75,6 +81,11 @@ export function createServices(scope: ServerScope): UiServices {
     async plan(choice, entry, signal) {
       const { plan } = await planRestore({ request: request(choice), source: sourceOf(choice.copy), conn, pgBinDir, signal, entries: [entry] });
       return plan;
+    },
+    async tables(choice, entry, signal) {
+      const [file] = filesForRestore(entry, 'database', choice.database);
+      const toc = await readSourceToc(sourceOf(choice.copy), entry.folder, file!, signal, `${file} of backup ${entry.folder} on ${choice.copy}`);
+      return archiveTables(toc).map(({ schema, name, kind }) => ({ schema, name, kind }));
     },
     restore: (choice, signal, onEvent) => runRestore({ request: request(choice), source: sourceOf(choice.copy), conn, pgBinDir, signal, onEvent }),
     verify: (kind, entry, signal, onFile) => verifyBackup(sourceOf(kind), entry, { signal, onFile }),

@@ -7,6 +7,7 @@ import type { RestorePlan } from '../../src/core/restore/plan.js';
 import type { BackupEntry, SourceKind } from '../../src/core/source.js';
 import { reduce, initialState } from '../../src/ui/state/reducer.js';
 import type { Action } from '../../src/ui/state/actions.js';
+import { keyAction } from '../../src/ui/state/keys.js';
 import type { State } from '../../src/ui/state/types.js';
 
 export const NOW = Date.UTC(2025, 9, 5, 14, 0, 0);
@@ -52,6 +53,17 @@ export function start(opts: { columns?: number; rows?: number; sources?: typeof 
 
 export function run(state: State, ...actions: Action[]): State {
   return actions.reduce(reduce, state);
+}
+
+/** One key as Ink gives it (input and flags), read against the state. */
+export function key(state: State, input: string, k: Record<string, boolean> = {}): State {
+  const a = keyAction(state, input, k);
+  return a ? run(state, a) : state;
+}
+
+/** Keys one after the other: a string is typed input, an object a special key ({ return: true }). */
+export function press(state: State, ...keys: Array<string | Record<string, boolean>>): State {
+  return keys.reduce<State>((s, k) => (typeof k === 'string' ? key(s, k) : key(s, '', k)), state);
 }
 
 /** A session whose server and sources have answered: local and s3 hold the two newest, remote is down. */

@@ -14,6 +14,8 @@ import { describeServer, resolveTarget, type ConnectionSettings } from '../setti
 import type { BackupSettings } from '../settings/backup.js';
 import { TOOL_VERSION } from '../version.js';
 import { clusterHead, clusterTail, dumpDatabase, dumpGlobalsText, type DumpContext } from './dump-steps.js';
+import { dumpDatabaseArchive } from './dump-archive.js';
+import type { DumpFormat } from './names.js';
 import { FileSink, type WrittenFile } from './file-sink.js';
 import { writeMember } from './gzip-members.js';
 import { ProgressTracker, type Progress } from '../progress.js';
@@ -121,7 +123,8 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
     await createStaging(staging);
     try {
       const progress = new ProgressTracker((p) => emit({ type: 'progress', progress: p }));
-      const dumped = await dumpAll({ tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major, progress, encryption: settings.encryption }, staging, folder, started, server, plan, emit, now);
+      const ctx = { tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major, progress, encryption: settings.encryption };
+      const dumped = await dumpAll(ctx, settings.format, staging, folder, started, server, plan, emit, now);
       // Signed last, over everything the manifest says (BACKUP_SIGNING_KEY): the signature is part of manifest.json.
       const manifest = settings.signingKey ? signManifest(dumped, settings.signingKey) : dumped;
       await writeManifest(staging, manifest);
@@ -140,6 +143,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
 
 async function dumpAll(
   ctx: DumpContext,
+  format: DumpFormat,
   staging: string,
   folder: string,
   started: Date,
@@ -157,29 +161,8 @@ async function dumpAll(
     return sink;
   };
   try {
-    const cluster = await open(CLUSTER_FILE);
-
-    emit({ type: 'step', step: 'globals' });
-    const globalsText = await step('dump of the globals (roles, tablespaces)', ctx.signal, () => dumpGlobalsText(ctx, { rolePasswords: server.superuser }));
-    const globals = await open(GLOBALS_FILE);
-    await step(`writing ${GLOBALS_FILE}`, ctx.signal, async () => {
-      await writeMember(globals, Buffer.from(globalsText, 'utf8'), ctx.level);
-      await writeMember(cluster, Buffer.from(clusterHead(globalsText), 'utf8'), ctx.level);
-    });
-    files.push(await finish(globals, 'globals', emit));
-
-    for (const [index, database] of plan.clusterDatabases.entries()) {
-      // template1 gets a file of its own too (not among the backup's databases): a cluster restore
-      // stages every database of the cluster from its own file, template1 included.
-      const ownFile = plan.databases.includes(database) || database === 'template1';
-      emit({ type: 'step', step: 'database', database, index, total: plan.clusterDatabases.length, ownFile });
-      const file = ownFile ? await open(databaseFileName(database)) : undefined;
-      await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabase(ctx, database, { file, cluster }));
-      if (file) files.push({ ...(await finish(file, 'database', emit)), database });
-    }
-
-    await step(`writing ${CLUSTER_FILE}`, ctx.signal, () => writeMember(cluster, Buffer.from(clusterTail(), 'utf8'), ctx.level));
-    files.unshift(await finish(cluster, 'cluster', emit));
+    if (format === 'custom') await dumpArchives(ctx, open, server, plan, emit, files);
+    else await dumpPlain(ctx, open, server, plan, emit, files);
   } catch (err) {
     await Promise.all(sinks.map((s) => s.discard()));
     throw err;
@@ -193,13 +176,57 @@ async function dumpAll(
     server: { version: server.version, versionNum: server.versionNum, major: server.major },
     pgDump: { version: ctx.tools.version, major: ctx.tools.major },
     compression: { format: 'gzip', level: ctx.level },
-    dumpFormat: 'plain',
+    dumpFormat: format,
     ...(ctx.encryption ? { encryption: manifestEncryption(ctx.encryption) } : {}),
     rolePasswords: server.superuser,
     databases: plan.databases,
     clusterDatabases: plan.clusterDatabases,
     files,
   };
+}
+
+type OpenSink = (name: string) => Promise<FileSink>;
+
+/** The globals' SQL, gzipped into its file (and returned for the cluster file's head). */
+async function dumpGlobalsFile(ctx: DumpContext, open: OpenSink, server: ServerInfo, emit: (e: BackupEvent) => void, files: ManifestFile[]): Promise<string> {
+  emit({ type: 'step', step: 'globals' });
+  const globalsText = await step('dump of the globals (roles, tablespaces)', ctx.signal, () => dumpGlobalsText(ctx, { rolePasswords: server.superuser }));
+  const globals = await open(GLOBALS_FILE);
+  await step(`writing ${GLOBALS_FILE}`, ctx.signal, () => writeMember(globals, Buffer.from(globalsText, 'utf8'), ctx.level));
+  files.push(await finish(globals, 'globals', emit));
+  return globalsText;
+}
+
+/**
+ * BACKUP_FORMAT=custom: the globals as SQL, then every database of the cluster (template1 too) as
+ * its own archive. No cluster file: a cluster restore is the globals and every archive.
+ */
+async function dumpArchives(ctx: DumpContext, open: OpenSink, server: ServerInfo, plan: ReturnType<typeof planDatabases>, emit: (e: BackupEvent) => void, files: ManifestFile[]): Promise<void> {
+  await dumpGlobalsFile(ctx, open, server, emit, files);
+  for (const [index, database] of plan.clusterDatabases.entries()) {
+    emit({ type: 'step', step: 'database', database, index, total: plan.clusterDatabases.length, ownFile: true });
+    const file = await open(databaseFileName(database, 'custom'));
+    await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabaseArchive(ctx, database, file));
+    const { rawBytes: _unknown, ...written } = await finish(file, 'database', emit); // an archive's SQL size is not known
+    files.push({ ...written, database });
+  }
+}
+
+async function dumpPlain(ctx: DumpContext, open: OpenSink, server: ServerInfo, plan: ReturnType<typeof planDatabases>, emit: (e: BackupEvent) => void, files: ManifestFile[]): Promise<void> {
+  const cluster = await open(CLUSTER_FILE);
+  const globalsText = await dumpGlobalsFile(ctx, open, server, emit, files);
+  await step(`writing ${CLUSTER_FILE}`, ctx.signal, () => writeMember(cluster, Buffer.from(clusterHead(globalsText), 'utf8'), ctx.level));
+  for (const [index, database] of plan.clusterDatabases.entries()) {
+    // template1 gets a file of its own too (not among the backup's databases): a cluster restore
+    // stages every database of the cluster from its own file, template1 included.
+    const ownFile = plan.databases.includes(database) || database === 'template1';
+    emit({ type: 'step', step: 'database', database, index, total: plan.clusterDatabases.length, ownFile });
+    const file = ownFile ? await open(databaseFileName(database)) : undefined;
+    await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabase(ctx, database, { file, cluster }));
+    if (file) files.push({ ...(await finish(file, 'database', emit)), database });
+  }
+  await step(`writing ${CLUSTER_FILE}`, ctx.signal, () => writeMember(cluster, Buffer.from(clusterTail(), 'utf8'), ctx.level));
+  files.unshift(await finish(cluster, 'cluster', emit));
 }
 
 async function finish(sink: FileSink, kind: ManifestFile['kind'], emit: (e: BackupEvent) => void): Promise<ManifestFile> {

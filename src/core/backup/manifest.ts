@@ -6,7 +6,7 @@
 // (type, range, plain file names, the folder it sits in). Anything missing, mistyped or impossible
 // is a VerificationError naming the field; the backup is then "damaged" and nothing is read from it.
 import { VerificationError } from '../errors.js';
-import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderTime, storedName } from './names.js';
+import { CLUSTER_FILE, DUMP_FORMATS, FOLDER_PATTERN, GLOBALS_FILE, MANIFEST_FILE, databaseFileName, folderTime, storedName, type DumpFormat } from './names.js';
 import { encryptionProblem, type ManifestEncryption } from './manifest-encryption.js';
 import { signatureShapeProblem, type ManifestSignature } from './manifest-signature.js';
 
@@ -33,8 +33,10 @@ export interface Manifest {
   finishedAt: string;
   server: { version: string; versionNum: number; major: number; host?: string; port?: number };
   pgDump: { version: string; major: number };
+  /** plain: gzip of the SQL; custom: pg_dump -Fc's own compression (-Z level) of each archive. */
   compression: { format: 'gzip'; level: number };
-  dumpFormat: 'plain';
+  /** plain (001's layout) or custom (BACKUP_FORMAT=custom: pg_dump -Fc archives, no cluster file). */
+  dumpFormat: DumpFormat;
   /** false when the connecting role was not a superuser: the globals hold the roles without passwords. */
   rolePasswords: boolean;
   /** The databases with a file of their own, in the order they were dumped. */
@@ -113,7 +115,8 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
   }
   const c = m.compression;
   if (!isObject(c) || c.format !== 'gzip' || !isCount(c.level, 9) || c.level < 1) return `has a wrong "compression" (${show(c)}): it must be gzip with a level from 1 to 9`;
-  if (m.dumpFormat !== 'plain') return `has a wrong "dumpFormat" (${show(m.dumpFormat)}): this version of pg-backups writes and reads "plain"`;
+  if (!(DUMP_FORMATS as readonly unknown[]).includes(m.dumpFormat)) return `has a wrong "dumpFormat" (${show(m.dumpFormat)}): it must be "plain" or "custom"`;
+  const format = m.dumpFormat as DumpFormat;
   if (typeof m.rolePasswords !== 'boolean') return `has a wrong "rolePasswords" (${show(m.rolePasswords)}): it must be true or false`;
   for (const key of ['databases', 'clusterDatabases'] as const) {
     const list = m[key];
@@ -143,19 +146,24 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
     if (!isCount(f.bytes, MAX_FILE_BYTES)) return `has an impossible size for ${name} (${show(f.bytes)}): a size is a whole number of bytes from 0 to ${MAX_FILE_BYTES}`;
     if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) return `has a wrong sha256 for ${name} (${show(f.sha256)}): it must be 64 hex digits`;
     if (f.rawBytes !== undefined && !isCount(f.rawBytes, Number.MAX_SAFE_INTEGER)) return `has an impossible uncompressed size for ${name} (${show(f.rawBytes)})`;
+    if (f.kind === 'cluster' && format === 'custom') return `lists a cluster file (${name}) in a custom-format backup, which has none`;
     if (f.kind === 'cluster' && name !== storedName(CLUSTER_FILE, enc)) return `calls ${name} the cluster file; it is ${storedName(CLUSTER_FILE, enc)}`;
     if (f.kind === 'globals' && name !== storedName(GLOBALS_FILE, enc)) return `calls ${name} the globals file; it is ${storedName(GLOBALS_FILE, enc)}`;
     if (f.kind === 'database') {
       if (!isDatabaseName(f.database)) return `has a wrong ${at}.database (${show(f.database)}): a database file names its database`;
-      if (name !== storedName(databaseFileName(f.database), enc)) return `names ${name} as the file of database ${JSON.stringify(f.database)}, which is ${storedName(databaseFileName(f.database), enc)}`;
+      const expected = storedName(databaseFileName(f.database, format), enc);
+      if (name !== expected) return `names ${name} as the file of database ${JSON.stringify(f.database)}, which is ${expected}`;
       dbFiles.set(f.database, name);
     } else if (f.database !== undefined) {
       return `gives ${name} (a ${f.kind} file) a database`;
     }
   }
-  for (const required of [CLUSTER_FILE, GLOBALS_FILE].map((n) => storedName(n, enc))) if (!names.has(required)) return `does not list ${required} (a missing manifest entry)`;
-  for (const db of m.databases as string[]) {
-    if (!dbFiles.has(db)) return `does not list ${storedName(databaseFileName(db), enc)}, the file of database ${JSON.stringify(db)} (a missing manifest entry)`;
+  // A custom-format backup has no cluster file: its cluster is the globals and every database's archive.
+  const required = format === 'custom' ? [GLOBALS_FILE] : [CLUSTER_FILE, GLOBALS_FILE];
+  for (const name of required.map((n) => storedName(n, enc))) if (!names.has(name)) return `does not list ${name} (a missing manifest entry)`;
+  const mustHaveFile = format === 'custom' ? [...new Set([...(m.databases as string[]), ...(m.clusterDatabases as string[])])] : (m.databases as string[]);
+  for (const db of mustHaveFile) {
+    if (!dbFiles.has(db)) return `does not list ${storedName(databaseFileName(db, format), enc)}, the file of database ${JSON.stringify(db)} (a missing manifest entry)`;
   }
   // A database of the cluster file may have a file without being one of the backup's databases (template1).
   const extra = [...dbFiles.keys()].find((db) => !(m.databases as string[]).includes(db) && !(m.clusterDatabases as string[]).includes(db));

@@ -5,6 +5,17 @@ export const GLOBALS_FILE = 'postgres_globals.sql.gz';
 export const MANIFEST_FILE = 'manifest.json';
 const DB_PREFIX = 'postgres_db_';
 const DB_SUFFIX = '.sql.gz';
+/** BACKUP_FORMAT=custom: a database's file is pg_dump's custom-format archive (compressed inside). */
+const DUMP_SUFFIX = '.dump';
+
+/** How databases are dumped: plain SQL through gzip (seed 001's layout), or pg_dump -Fc archives. */
+export type DumpFormat = 'plain' | 'custom';
+export const DUMP_FORMATS: readonly DumpFormat[] = ['plain', 'custom'];
+
+/** A custom-format archive (postgres_db_app.dump, or .dump.age): restored through pg_restore. */
+export function isArchiveName(stored: string): boolean {
+  return plainName(stored).endsWith(DUMP_SUFFIX);
+}
 /** The suffix of an encrypted file (age): postgres_db_app.sql.gz.age. */
 export const ENCRYPTED_SUFFIX = '.age';
 
@@ -40,20 +51,21 @@ export function folderTime(name: string): Date | undefined {
  * wrote, such as postgres_db_mydb.sql.gz, is unchanged); every other byte of the UTF-8 name becomes
  * %XX, which keeps any name unique, reversible and safe on every filesystem.
  */
-export function databaseFileName(database: string): string {
+export function databaseFileName(database: string, format: DumpFormat = 'plain'): string {
   let out = '';
   for (const byte of Buffer.from(database, 'utf8')) {
     const c = String.fromCharCode(byte);
     out += /[A-Za-z0-9._-]/.test(c) && !(out === '' && c === '.') ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
-  return `${DB_PREFIX}${out}${DB_SUFFIX}`;
+  return `${DB_PREFIX}${out}${format === 'custom' ? DUMP_SUFFIX : DB_SUFFIX}`;
 }
 
-/** The database a postgres_db_*.sql.gz file holds (the inverse of databaseFileName). */
+/** The database a postgres_db_*.sql.gz (or .dump) file holds (the inverse of databaseFileName). */
 export function databaseOfFile(stored: string): string | undefined {
   const file = plainName(stored);
-  if (!file.startsWith(DB_PREFIX) || !file.endsWith(DB_SUFFIX)) return undefined;
-  const escaped = file.slice(DB_PREFIX.length, -DB_SUFFIX.length);
+  const suffix = [DB_SUFFIX, DUMP_SUFFIX].find((s) => file.endsWith(s));
+  if (!file.startsWith(DB_PREFIX) || !suffix) return undefined;
+  const escaped = file.slice(DB_PREFIX.length, -suffix.length);
   try {
     return decodeURIComponent(escaped);
   } catch {

@@ -8,6 +8,7 @@ import { UsageError, messageOf } from '../errors.js';
 import { FileDamage } from '../file-check.js';
 
 import { ENCRYPTED_SUFFIX as AGE_SUFFIX } from '../backup/names.js';
+import { isOpensslName, OpensslDecrypt } from './openssl-stream.js';
 import type { ManifestEncryption } from '../backup/manifest-encryption.js';
 
 /** How a backup run encrypts: to age public keys, or with a passphrase (scrypt, the weaker choice). */
@@ -83,8 +84,14 @@ export function hasDecryptionKeys(): boolean {
   return keys.identities.length > 0 || keys.passphrase !== undefined;
 }
 
+/** An encrypted file: age (.age), or seed 002's openssl enc (.enc). Its stored bytes are not gzip. */
 export function isEncryptedName(name: string): boolean {
-  return name.endsWith(AGE_SUFFIX);
+  return name.endsWith(AGE_SUFFIX) || isOpensslName(name);
+}
+
+/** Whether the keys given can read this file: .enc needs BACKUP_ENCRYPTION_KEY, .age any key. */
+export function hasKeyFor(name: string): boolean {
+  return isOpensslName(name) ? keys.passphrase !== undefined : hasDecryptionKeys();
 }
 
 /** The one line for an encrypted backup and no key (exit 2). */
@@ -109,6 +116,11 @@ function decryptProblem(err: unknown): string {
  * decryption for a .sql.gz.age. A wrong key or any altered byte fails as FileDamage.
  */
 export function decryptStages(name: string): Transform[] {
+  if (isOpensslName(name)) {
+    // seed 002's openssl enc -aes-256-cbc -pbkdf2 file (openssl-stream.ts): BACKUP_ENCRYPTION_KEY only
+    if (keys.passphrase === undefined) throw missingKeyError(name, 'passphrase');
+    return [new OpensslDecrypt(keys.passphrase)];
+  }
   if (!isEncryptedName(name)) return [];
   if (!hasDecryptionKeys()) throw missingKeyError(name);
   const d = new Decrypter();

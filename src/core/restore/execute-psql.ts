@@ -16,6 +16,10 @@ import { decryptStages } from '../encryption/age-stream.js';
 import type { ClientTools } from '../postgres/client-tools.js';
 import { libpqEnv, type ConnectionSettings } from '../settings/connection.js';
 import { SqlRewriter, type RewriteOptions, type TocMark } from './sql-rewrite.js';
+import { isArchiveName } from '../backup/names.js';
+import { archiveToSql } from './archive-stream.js';
+import { drained } from '../process/drained.js';
+import { Readable as ReadableStream } from 'node:stream';
 
 export interface PsqlRun {
   tools: ClientTools;
@@ -35,6 +39,12 @@ export interface PsqlRun {
    * without it, the compressed bytes read, against the file's size.
    */
   progress?: { phase: Phase; rawTotal?: number };
+  /**
+   * A custom-format archive (a .dump file, by its name): pg_restore --create -f - turns it into the
+   * SQL script on its way (instead of gunzip). `path`: pg_restore reads that local, already checked
+   * file itself (nothing is streamed); `args`: more pg_restore options (a -L list).
+   */
+  archive?: { path?: string; args?: string[] };
 }
 
 /** A backup file read once: from its source, through checks (and a saved copy), into gunzip and psql. */
@@ -70,9 +80,15 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
   if (run.signal.aborted) throw new AbortedError();
   const rewriter = new SqlRewriter(run.rewrite);
   // The input first: a source that cannot be read fails before psql starts.
-  const input: Readable = run.input ? await run.input.open(run.signal) : createReadStream(run.file);
+  const direct = run.archive?.path !== undefined; // pg_restore reads the file: nothing to stream
+  const input: Readable = direct ? ReadableStream.from([]) : run.input ? await run.input.open(run.signal) : createReadStream(run.file);
   // An encrypted file (.age) is decrypted after the checks of its stored bytes, on its way into gunzip.
-  const stages = run.input ? [...run.input.stages(), ...decryptStages(run.input.name)] : decryptStages(run.file);
+  const stages = direct ? [] : run.input ? [...run.input.stages(), ...decryptStages(run.input.name)] : decryptStages(run.file);
+  const name = run.input?.name ?? run.file;
+  const decoder =
+    run.archive || isArchiveName(name)
+      ? archiveToSql({ tools: run.tools, label: run.input?.label ?? run.rewrite.label ?? name, path: run.archive?.path, args: run.archive?.args, signal: run.signal })
+      : createGunzip();
   const env = libpqEnv(run.conn, run.database);
   env.PGAPPNAME = run.appName;
   const proc = startTool({
@@ -92,13 +108,13 @@ export async function runPsqlFile(run: PsqlRun): Promise<PsqlResult> {
   try {
     const progress = run.progress;
     const onFed = progress && progress.rawTotal !== undefined ? () => progress.phase.update(rewriter.bytesIn, rewriter.currentObject) : undefined;
-    if (progress && progress.rawTotal === undefined) {
+    if (progress && progress.rawTotal === undefined && !direct) {
       progress.phase.setTotal(run.input ? run.input.size : (await stat(run.file)).size);
       let read = 0;
       input.on('data', (chunk: Buffer) => progress.phase.update((read += chunk.length), rewriter.currentObject));
-    } else if (progress) progress.phase.setTotal(progress.rawTotal!);
+    } else if (progress && progress.rawTotal !== undefined) progress.phase.setTotal(progress.rawTotal);
     // (pipeline's typings have no overload for a variable number of stages)
-    await (pipeline as (...streams: unknown[]) => Promise<void>)(input, ...stages, createGunzip(), rewriter, (src: AsyncIterable<Buffer>) => feed(src, stdin, onFed), { signal: run.signal });
+    await (pipeline as (...streams: unknown[]) => Promise<void>)(input, ...stages, decoder, rewriter, (src: AsyncIterable<Buffer>) => feed(src, stdin, onFed), { signal: run.signal });
     onFed?.(); // the last bytes the rewriter read (it may hold back a partial line until the end)
     stdin.end();
   } catch (err) {
@@ -146,17 +162,7 @@ async function feed(src: AsyncIterable<Buffer>, stdin: Writable, onFed?: () => v
     if (stdin.destroyed || stdin.writableEnded) throw new PsqlGone('psql closed its input');
     if (!stdin.write(chunk)) {
       if (stdin.destroyed) throw new PsqlGone('psql closed its input');
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          stdin.off('drain', done);
-          stdin.off('close', done);
-          stdin.off('error', done);
-          resolve();
-        };
-        stdin.on('drain', done);
-        stdin.on('close', done);
-        stdin.on('error', done);
-      });
+      await drained(stdin);
     }
   }
 }

@@ -19,6 +19,7 @@ import { judgeGlobals, olderServerRefusal, targetNameRefusal } from './target-ch
 import { scanFile } from './sql-scan.js';
 import { ProgressTracker } from '../progress.js';
 import { hintFor, putInPlace, stageDatabase } from './stage.js';
+import type { LocalArchive } from './archive-load.js';
 
 export interface ExecuteRestore {
   type: RestoreType;
@@ -26,6 +27,8 @@ export interface ExecuteRestore {
   file?: string;
   /** A database file read once, checked on its way into psql (needs a manifest). */
   input?: StreamedInput;
+  /** A custom-format archive restored by pg_restore itself (parallel or a selection); `file` is its path. */
+  archive?: LocalArchive;
   /** Absent for legacy backups. */
   manifest?: Manifest;
   conn: ConnectionSettings;
@@ -83,7 +86,7 @@ export async function prepareTarget(
   if (older) throw older;
   const minMajor = req.manifest?.pgDump.major ?? Math.max(server.major, header.dumpedByMajor ?? 0);
   const tools = await findClientTools({
-    tools: ['psql'],
+    tools: req.manifest?.dumpFormat === 'custom' ? ['psql', 'pg_restore'] : ['psql'],
     minMajor,
     purpose: req.manifest
       ? `a backup made with pg_dump ${req.manifest.pgDump.version}`
@@ -109,7 +112,7 @@ export async function executeRestore(req: ExecuteRestore): Promise<RestoreOutcom
   if (req.signal.aborted) throw new AbortedError();
   const tracker = req.progress ?? new ProgressTracker((progress) => emit({ type: 'progress', progress }));
   if (req.file === undefined && req.input === undefined) throw new Error('executeRestore: a file or an input is needed');
-  if (req.input && (!req.manifest || req.type !== 'database')) throw new Error('executeRestore: a streamed input is for database restores with a manifest');
+  if (req.input && req.type !== 'database') throw new Error('executeRestore: a streamed input is for database restores'); // (with a manifest, or a seed 002 file)
   const fileName = req.input?.name ?? fileLabel(req.file!);
   const rawTotal = req.manifest?.files.find((f) => f.name === fileName)?.rawBytes;
 
@@ -151,6 +154,7 @@ async function restoreDatabase(req: ExecuteRestore, ctx: Ctx & { target: string 
     target: ctx.target,
     file: req.file,
     input: req.input,
+    archive: req.archive,
     rawTotal: ctx.rawTotal,
     signal: req.signal,
   });

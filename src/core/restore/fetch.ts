@@ -7,6 +7,10 @@
 // - "latest" is the newest finished backup (with a manifest). Legacy folders (001's, no manifest)
 //   are picked by "latest" only when the source holds no finished backup at all; damaged ones never.
 //   A folder named explicitly may be finished or legacy; a damaged one is refused (exit 3).
+//   Seed 002's flat files (src/core/seed002.ts) are legacy backups named by their file name: "latest"
+//   picks the newest legacy backup by time, folder or file, only when no finished backup is there.
+// - A seed 002 file holds one database and names none: only RESTORE_TYPE=database, restored under
+//   RESTORE_TARGET_DATABASE, else RESTORE_DATABASE; read once, decrypted (.enc) on its way into psql.
 // - Downloads go to <RESTORE_DIR>/<folder>/<file> through a hidden temp name in the same folder
 //   (.pg-backups-<random>.part), renamed into place only once whole and checked. A file already
 //   there is reused when its size and sha256 match the manifest; otherwise it is deleted and fetched
@@ -24,7 +28,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ExternalError, UsageError, VerificationError, isAbort, messageOf } from '../errors.js';
-import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile, storedName } from '../backup/names.js';
+import { CLUSTER_FILE, FOLDER_PATTERN, GLOBALS_FILE, databaseFileName, databaseOfFile, isArchiveName, storedName } from '../backup/names.js';
 import { plainNameProblem, type Manifest, type ManifestFile } from '../backup/manifest.js';
 import type { BackupEntry, BackupSource } from '../source.js';
 import type { RestoreEvent, RestoreType } from './model.js';
@@ -32,14 +36,16 @@ import { isFuture } from '../retention.js';
 import type { ProgressTracker } from '../progress.js';
 import type { StreamedInput } from './execute-psql.js';
 import { CheckingStream, FileDamage, type ExpectedFile } from '../file-check.js';
-import { hasDecryptionKeys, isEncryptedName, missingKeyError } from '../encryption/age-stream.js';
+import { hasDecryptionKeys, hasKeyFor, isEncryptedName, missingKeyError } from '../encryption/age-stream.js';
+import { describeSingle, isSeed002File } from '../seed002.js';
+import { newestFirst } from '../source.js';
 
 /**
  * The checks of a file's stored bytes: an encrypted one (.age) is not a gzip stream until it is
  * decrypted; its size and sha256 are checked here, its gzip stream (and age's own authentication)
  * when psql's pass decrypts and gunzips it, before anything is put in place.
  */
-const storedCheck = (name: string) => ({ gzip: !isEncryptedName(name) });
+const storedCheck = (name: string) => ({ gzip: !isEncryptedName(name) && !isArchiveName(name) });
 
 export interface FetchedFile {
   name: string;
@@ -79,6 +85,7 @@ export function filesForRestore(entry: BackupEntry, type: RestoreType, database?
   if (type !== 'cluster' && type !== 'globals' && type !== 'database') {
     throw new UsageError(`RESTORE_TYPE=${JSON.stringify(String(type))} is not a restore type; use cluster, globals or database, e.g. RESTORE_TYPE=database`);
   }
+  if (entry.single) return singleFile(entry.single, where, type, database);
   if (entry.status === 'finished' || entry.status === 'incomplete') {
     const manifest = entry.manifest;
     if (!manifest) throw new VerificationError(`${where} is marked finished but has no manifest; refusing to restore from it`);
@@ -96,7 +103,7 @@ export function filesForRestore(entry: BackupEntry, type: RestoreType, database?
     }
     const has = manifest.databases.length > 0 ? manifest.databases : manifest.files.map((f) => f.database).filter((d): d is string => d !== undefined);
     if (database === undefined || database === '') throw needsDatabase(where, has);
-    const canonical = databaseFileName(database);
+    const canonical = storedName(databaseFileName(database, manifest.dumpFormat), manifest.encryption !== undefined);
     const file: ManifestFile | undefined = listed(canonical) ?? manifest.files.find((f) => f.kind === 'database' && f.database === database);
     if (file) return [file.name];
     if (manifest.databases.includes(database)) throw missingEntry(where, canonical);
@@ -135,6 +142,24 @@ export function stagedClusterFiles(manifest: Manifest): { globals: string; datab
     databases.push({ database, file: file.name });
   }
   return { globals: globals.name, databases };
+}
+
+/**
+ * The file of a seed 002 backup: one database, named nowhere in it; `database` is the name it is
+ * restored under (RESTORE_TARGET_DATABASE, else RESTORE_DATABASE). Usage errors (exit 2) for another
+ * type, no name, or an encrypted file without BACKUP_ENCRYPTION_KEY (before anything is fetched).
+ */
+function singleFile(single: NonNullable<BackupEntry['single']>, where: string, type: RestoreType, database: string | undefined): string[] {
+  if (type !== 'database') {
+    throw new UsageError(
+      `${where} is ${describeSingle(single)}: it holds one database, not ${type === 'cluster' ? 'a cluster' : 'the globals'}; restore it with RESTORE_TYPE=database and the name to restore it under, e.g. RESTORE_TYPE=database RESTORE_DATABASE=app`,
+    );
+  }
+  if (database === undefined || database === '') {
+    throw new UsageError(`${where} is ${describeSingle(single)}, whose file does not name its database: set RESTORE_DATABASE (or RESTORE_TARGET_DATABASE) to the name to restore it under, e.g. RESTORE_DATABASE=app`);
+  }
+  if (single.encrypted && !hasKeyFor(single.file)) throw missingKeyError(where, 'passphrase');
+  return [single.file];
 }
 
 function missingEntry(where: string, name: string): VerificationError {
@@ -188,14 +213,14 @@ export function pickBackup(
   const on = where ? ` on ${where}` : '';
   const now = opts.now ?? new Date();
   const warn = opts.warn ?? (() => {});
-  const sorted = [...entries].sort((a, b) => b.folder.localeCompare(a.folder));
+  const sorted = [...entries].sort(newestFirst);
   const usable = sorted.filter((e) => (e.status === 'finished' && e.manifest !== undefined) || e.status === 'legacy');
   const wanted = folder.trim();
   if (wanted.toLowerCase() === 'latest') {
     const present = usable.filter((e) => !isFuture(e.time, now));
     const picked = present.find((e) => e.status === 'finished') ?? present.find((e) => e.status === 'legacy');
     if (picked) {
-      for (const e of sorted.filter((x) => x.status !== 'foreign' && x.folder > picked.folder)) {
+      for (const e of sorted.filter((x) => x.status !== 'foreign' && newestFirst(x, picked) < 0)) {
         warn(
           isFuture(e.time, now)
             ? `latest: passed over ${e.folder}${on}: dated in the future (a clock was wrong when it was written?); name it in RESTORE_FOLDER to restore it anyway`
@@ -215,9 +240,9 @@ export function pickBackup(
     );
   }
   const example = usable.find((e) => !isFuture(e.time, now))?.folder ?? '20250101_120000';
-  if (!FOLDER_PATTERN.test(wanted)) {
+  if (!FOLDER_PATTERN.test(wanted) && !isSeed002File(wanted)) {
     throw new UsageError(
-      `RESTORE_FOLDER=${JSON.stringify(folder)} is not a backup folder name; give one as \`pg-backups list\` shows it (YYYYMMDD_HHMMSS), e.g. RESTORE_FOLDER=${example}, or RESTORE_FOLDER=latest`,
+      `RESTORE_FOLDER=${JSON.stringify(folder)} is not a backup folder name; give one as \`pg-backups list\` shows it (YYYYMMDD_HHMMSS, or a seed 002 file name backup_YYYYMMDD_HHMMSS.sql.gz[.enc]), e.g. RESTORE_FOLDER=${example}, or RESTORE_FOLDER=latest`,
     );
   }
   const found = sorted.find((e) => e.folder === wanted);
@@ -252,7 +277,7 @@ function checkName(name: string, what: 'folder' | 'file', where: string): void {
   if (reason) {
     throw new VerificationError(`${where}: the ${what} name ${JSON.stringify(name)} is refused (${reason}): it could write outside RESTORE_DIR; refusing to restore from it`);
   }
-  if (what === 'folder' && !FOLDER_PATTERN.test(name)) {
+  if (what === 'folder' && !FOLDER_PATTERN.test(name) && !isSeed002File(name)) {
     throw new VerificationError(`${where}: the folder name ${JSON.stringify(name)} is not a backup folder name (YYYYMMDD_HHMMSS); refusing to restore from it`);
   }
 }
@@ -529,10 +554,12 @@ export async function streamForRestore(source: BackupSource, entry: BackupEntry,
   const where = `backup ${entry.folder} on ${source.kind} ${source.location}`;
   checkName(entry.folder, 'folder', where);
   checkName(name, 'file', where);
-  if (!entry.manifest) throw new Error('streamForRestore: a backup with a manifest is needed');
+  if (!entry.manifest && !entry.single) throw new Error('streamForRestore: a backup with a manifest (or a seed 002 file) is needed');
   const expected = expectationOf(entry, name, where);
   if (entry.signedBy) return checkedFirst(source, entry, name, expected, where, opts);
-  const size = expected.bytes ?? 0;
+  const size = expected.bytes ?? entry.files.find((f) => f.name === name)?.bytes ?? 0;
+  // A seed 002 backup is a file at the top of its source: its copy goes to <RESTORE_DIR>/<file>.
+  const at = entry.single ? [name] : [entry.folder, name];
   let checker: CheckingStream | undefined;
   const local = source.kind === 'local';
   const phase = () =>
@@ -561,8 +588,9 @@ export async function streamForRestore(source: BackupSource, entry: BackupEntry,
   if (local) {
     const dir = (source as BackupSource & { dir?: unknown }).dir;
     if (typeof dir !== 'string') throw new Error('streamForRestore: a local source without dir');
-    const path = inside(resolve(dir), where, entry.folder, name);
-    opts.onEvent?.({ type: 'step', message: `checking ${path} (size, sha256 and gzip stream) as psql reads it` });
+    const path = inside(resolve(dir), where, ...at);
+    const what = !entry.manifest ? 'gzip stream and its closing line; no checksum to compare with' : isArchiveName(name) ? 'size and sha256; pg_restore reads the archive' : 'size, sha256 and gzip stream';
+    opts.onEvent?.({ type: 'step', message: `checking ${path} (${what}) as psql reads it` });
     return {
       input: input(() => [startCheck()]),
       finish: async (ok) => {
@@ -578,9 +606,9 @@ export async function streamForRestore(source: BackupSource, entry: BackupEntry,
   }
 
   const root = await prepareRoot(opts.restoreDir);
-  const folderDir = inside(root, where, entry.folder);
-  const target = inside(root, where, entry.folder, name);
-  const createdFolder = await prepareFolder(folderDir);
+  const folderDir = entry.single ? root : inside(root, where, entry.folder);
+  const target = inside(root, where, ...at);
+  const createdFolder = entry.single ? false : await prepareFolder(folderDir);
   const temp = join(folderDir, `${PART_PREFIX}${randomBytes(8).toString('hex')}${PART_SUFFIX}`);
   opts.onEvent?.({ type: 'download', file: name, bytes: 0, totalBytes: size });
   return {

@@ -18,8 +18,13 @@ export interface RestoreRequest {
   overwrite: boolean;
   /** Where downloads from S3 or the remote host go (RESTORE_DIR). */
   restoreDir: string;
-  /** A cluster restore: how many databases are restored at once (RESTORE_JOBS; default from the machine). */
+  /**
+   * A cluster restore: how many databases are restored at once; a database restore of a custom-format
+   * backup: pg_restore's --jobs (RESTORE_JOBS; default from the machine).
+   */
   jobs?: number;
+  /** With a custom-format backup and type database: only these schemas and tables (RESTORE_SCHEMAS, RESTORE_TABLES). */
+  selection?: { schemas: string[]; tables: Array<{ schema: string; name: string }> };
 }
 
 /** Progress of a restore, for logs and the UI. */

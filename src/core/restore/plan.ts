@@ -18,6 +18,8 @@ import { filesForRestore, pickBackup, stagedClusterFiles } from './fetch.js';
 import { defaultRestoreJobs } from './execute-cluster.js';
 import type { RestoreRequest, RestoreType } from './model.js';
 import { scanStream } from './sql-scan.js';
+import { readSourceToc } from './archive-load.js';
+import { archiveTables, quoteName, selectEntries } from './archive-select.js';
 import { judgeGlobals, olderServerRefusal, OVERWRITE_HINT, targetNameRefusal } from './target-checks.js';
 
 /** Something that stops the restore, with the exit code it would end with. */
@@ -46,6 +48,8 @@ export interface RestorePlan {
     startedAt?: string;
     serverVersion?: string;
     pgDumpVersion?: string;
+    /** A seed 002 backup: one database in one flat file (encrypted: openssl enc, BACKUP_ENCRYPTION_KEY). */
+    single?: BackupEntry['single'];
     /**
      * RESTORE_VERIFY_KEY is set and the manifest's signature matches it: what that means for the
      * restore ("signed by sha256:...: files are checked against the signed manifest before psql reads them ...").
@@ -62,6 +66,17 @@ export interface RestorePlan {
   database?: { original: string; target: string; exists: boolean };
   /** cluster: how it runs: staged (every database from its own file, `jobs` at once) or as one psql run of the cluster file (older backups). */
   cluster?: { staged: boolean; jobs: number; databases: string[] };
+  /**
+   * A database of a custom-format backup: how pg_restore runs (streamed: one pass, one job, the
+   * archive never stored; pg_restore: --jobs or a selection, from a local checked file), and the
+   * archive's tables (its table of contents: what RESTORE_TABLES can name).
+   */
+  archive?: {
+    mode: 'streamed' | 'pg_restore';
+    jobs: number;
+    selection?: string[];
+    tables?: Array<{ schema: string; name: string; kind: string }>;
+  };
   /** Databases that will be created on the server. */
   creates: string[];
   /** Databases that will be replaced (only with RESTORE_OVERWRITE). */
@@ -109,7 +124,9 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
 
   const entries = input.entries ?? (await source.list(signal));
   const entry = pickBackup(entries, request.folder, where, { warn: (m) => warnings.push(m) });
-  const fileNames = filesForRestore(entry, request.type, request.database);
+  // A seed 002 file names no database: it is restored under RESTORE_TARGET_DATABASE, else RESTORE_DATABASE.
+  const database = entry.single ? (request.database ?? request.targetDatabase) : request.database;
+  const fileNames = filesForRestore(entry, request.type, database);
   const manifest = entry.manifest;
   const files: PlannedFile[] = fileNames.map((name) => ({
     name,
@@ -128,6 +145,7 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
       serverVersion: manifest?.server.version,
       pgDumpVersion: manifest?.pgDump.version,
       ...(entry.signedBy ? { signature: signedNote(entry.signedBy, source.kind === 'local') } : {}),
+      ...(entry.single ? { single: entry.single } : {}),
     },
     files,
     creates: [],
@@ -152,7 +170,11 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
       damagedFiles.add(f.name);
     }
   }
-  if (entry.status === 'legacy') warnings.push(`${entry.folder} is a legacy backup (no manifest): its files are checked by gzip alone, without checksums`);
+  if (entry.single) {
+    warnings.push(
+      `${entry.folder} is a seed 002 file (one database, pg_dump without --create, no manifest or checksum): ${entry.single.encrypted ? 'decrypted with BACKUP_ENCRYPTION_KEY, ' : ''}its gzip stream and the closing line of pg_dump are checked as psql reads it; it is restored as ${JSON.stringify(request.targetDatabase ?? database)}`,
+    );
+  } else if (entry.status === 'legacy') warnings.push(`${entry.folder} is a legacy backup (no manifest): its files are checked by gzip alone, without checksums`);
 
   if (source.kind !== 'local') {
     const bytes = files.reduce((n, f) => n + f.bytes, 0);
@@ -163,13 +185,15 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
     }
   }
 
+  await planArchive(plan, { request, source, entry, signal, damaged: damagedFiles, refuse, warnings });
+
   let target: string | undefined;
   if (request.type === 'database') {
-    target = request.targetDatabase ?? request.database!;
+    target = request.targetDatabase ?? database!;
     const setting = request.targetDatabase !== undefined ? 'RESTORE_TARGET_DATABASE' : 'RESTORE_DATABASE';
     const bad = targetNameRefusal(target, setting);
     if (bad) refuse(bad);
-    plan.database = { original: request.database!, target, exists: false };
+    plan.database = { original: database!, target, exists: false };
   }
 
   // The target server: what it runs and what it has.
@@ -189,7 +213,7 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
   }
   try {
     const tools = await findClientTools({
-      tools: ['psql'],
+      tools: manifest?.dumpFormat === 'custom' ? ['psql', 'pg_restore'] : ['psql'],
       minMajor: manifest?.pgDump.major ?? server?.major ?? 0,
       purpose: manifest ? `a backup made with pg_dump ${manifest.pgDump.version}` : `a backup restored onto ${serverWhere}`,
       pgBinDir: input.pgBinDir,
@@ -203,7 +227,9 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
     const databases = new Set(server.databases.map((d) => d.name));
     const exists = databases.has(target);
     plan.database!.exists = exists;
-    if (!exists) plan.creates.push(target);
+    if (exists && request.selection) {
+      refuse(new UsageError(`database ${JSON.stringify(target)} already exists on ${serverWhere}; a restore of chosen schemas or tables goes into a new database (RESTORE_OVERWRITE does not change that): set RESTORE_TARGET_DATABASE to a name that does not exist, e.g. RESTORE_TARGET_DATABASE=${target.replace(/[^A-Za-z0-9_]/g, '_')}_partial, then copy what you need`));
+    } else if (!exists) plan.creates.push(target);
     else if (!request.overwrite) refuse(new UsageError(`database ${JSON.stringify(target)} already exists on ${serverWhere}; nothing was restored; ${OVERWRITE_HINT}`));
     else {
       plan.replaces.push(target);
@@ -272,6 +298,46 @@ export async function planRestore(input: PlanInput): Promise<{ plan: RestorePlan
   }
   plan.ok = refusals.length === 0;
   return { plan, entry };
+}
+
+/** A database restore of a custom-format backup: how pg_restore will run, and the archive's tables. */
+async function planArchive(
+  plan: RestorePlan,
+  ctx: { request: RestoreRequest; source: BackupSource; entry: BackupEntry; signal: AbortSignal; damaged: Set<string>; refuse: (err: unknown) => void; warnings: string[] },
+): Promise<void> {
+  const { request, entry, source } = ctx;
+  const manifest = entry.manifest;
+  const selection = request.selection;
+  const picked = selection ? [...selection.schemas.map((s) => `schema ${quoteName(s)}`), ...selection.tables.map((t) => `table ${quoteName(t.schema)}.${quoteName(t.name)}`)] : undefined;
+  if (request.type !== 'database') return;
+  if (manifest?.dumpFormat !== 'custom') {
+    if (picked) {
+      ctx.refuse(new UsageError(`${selection!.tables.length > 0 ? 'RESTORE_TABLES' : 'RESTORE_SCHEMAS'} needs a custom-format backup (BACKUP_FORMAT=custom); ${entry.folder} holds plain SQL: restore the database under another name (RESTORE_TARGET_DATABASE) and copy what you need from it`));
+    }
+    return;
+  }
+  const file = plan.files[0]?.name;
+  const jobs = request.jobs ?? defaultRestoreJobs();
+  const mode = jobs > 1 || picked ? 'pg_restore' : 'streamed';
+  plan.archive = { mode, jobs: mode === 'streamed' ? 1 : jobs, ...(picked ? { selection: picked } : {}) };
+  if (mode === 'pg_restore' && source.kind !== 'local') {
+    ctx.warnings.push(`pg_restore --jobs reads a local file: ${file} is downloaded whole into RESTORE_DIR before pg_restore starts (RESTORE_JOBS=1 streams it through pg_restore in one pass instead)`);
+  }
+  if (mode === 'pg_restore' && manifest.encryption) {
+    ctx.warnings.push(`${file} is encrypted: pg_restore --jobs needs it decrypted on disk, in a private file (0600) in RESTORE_DIR, removed when the restore ends (RESTORE_JOBS=1 decrypts in memory instead)`);
+  }
+  if (!file || ctx.damaged.has(file)) return;
+  try {
+    const toc = await readSourceToc(source, entry.folder, file, ctx.signal, `${file} of backup ${entry.folder} on ${source.kind} ${source.location}`);
+    plan.archive.tables = archiveTables(toc).map(({ schema, name, kind }) => ({ schema, name, kind }));
+    if (selection) {
+      const { missing } = selectEntries(toc, selection);
+      if (missing.length > 0) ctx.refuse(new UsageError(`${file} of backup ${entry.folder} has no ${missing.join(', ')}; it has ${plan.archive.tables.length} tables (pg-backups restore --dry-run lists them)`));
+    }
+  } catch (err) {
+    if (isAbort(err, ctx.signal)) throw err;
+    ctx.refuse(err);
+  }
 }
 
 async function sessionsOn(conn: ConnectionSettings, database: string): Promise<number> {

@@ -9,6 +9,9 @@ import { defaultRestoreJobs, restoreClusterStaged } from './execute-cluster.js';
 import { planRestore, type PlanRefusal } from './plan.js';
 import { ProgressTracker } from '../progress.js';
 import { ExternalError, UsageError, VerificationError } from '../errors.js';
+import { join } from 'node:path';
+import { openLocalArchive } from './archive-load.js';
+import { singleRestoreFailure } from './single-damage.js';
 import type { RestoreEvent, RestoreRequest } from './model.js';
 
 export interface RestoreRun {
@@ -54,7 +57,8 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
   const common = {
     manifest: entry.manifest,
     conn: run.conn,
-    database: request.database,
+    // A seed 002 file names no database: its name is the one it is restored under.
+    database: entry.single ? (request.database ?? request.targetDatabase) : request.database,
     targetDatabase: request.targetDatabase,
     overwrite: request.overwrite,
     pgBinDir: run.pgBinDir,
@@ -62,7 +66,27 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
     onEvent: emit,
     progress,
   };
-  if (request.type === 'database' && entry.manifest) {
+  if (request.type === 'database' && plan.archive?.mode === 'pg_restore') {
+    // pg_restore --jobs or a selection: pg_restore reads a local, checked file (downloaded whole
+    // into RESTORE_DIR from S3 or the remote host; decrypted into a private temp file there).
+    const fetched = await fetchForRestore(source, entry, files, { restoreDir: request.restoreDir, signal, onEvent: emit, progress });
+    const archive = await openLocalArchive({
+      path: fetched[0]!.path,
+      name: files[0]!,
+      workDir: join(request.restoreDir, entry.folder),
+      selection: request.selection,
+      jobs: plan.archive.jobs,
+      signal,
+      label: `${files[0]!} of backup ${entry.folder}`,
+    });
+    try {
+      const outcome = await executeRestore({ ...common, type: 'database', file: archive.path, archive });
+      return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: fetched, outcome };
+    } finally {
+      await archive.cleanup();
+    }
+  }
+  if (request.type === 'database' && (entry.manifest || entry.single)) {
     // One pass: the file is read once, checked on its way into psql (and saved into RESTORE_DIR as
     // it arrives from S3 or the remote host). Damage found at its end stops psql before it has
     // read the end of its input: the staging database is dropped, the target is as it was.
@@ -72,7 +96,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
       outcome = await executeRestore({ ...common, type: 'database', input: streamed.input });
     } catch (err) {
       await streamed.finish(false);
-      throw err;
+      throw await singleRestoreFailure(source, entry, err, signal); // a seed 002 file: damage, if it is
     }
     const file = await streamed.finish(true);
     return { folder: entry.folder, source: `${source.kind}:${source.location}`, type: request.type, files: file ? [file] : [], outcome };

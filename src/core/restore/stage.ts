@@ -11,6 +11,7 @@ import type { ProgressTracker } from '../progress.js';
 import { dropDatabase, dropStaleStaging, endSessionsOf, maintenanceDb, qi, sideName, swapIntoPlace, SwapRefused, withClient } from './execute-admin.js';
 import { PsqlFailure, runPsqlFile, type StreamedInput } from './execute-psql.js';
 import { OVERWRITE_HINT } from './target-checks.js';
+import { pgRestoreInto, withListFile, type LocalArchive } from './archive-load.js';
 
 export interface StageRequest {
   conn: ConnectionSettings;
@@ -26,6 +27,8 @@ export interface StageRequest {
   /** A verified local .sql.gz, or a file read once and checked on its way into psql. */
   file?: string;
   input?: StreamedInput;
+  /** A custom-format archive restored by pg_restore itself (parallel, or a selection). */
+  archive?: LocalArchive;
   /** The file's uncompressed size, from the manifest (the total of the progress). */
   rawTotal?: number;
   signal: AbortSignal;
@@ -84,19 +87,29 @@ export async function stageDatabase(req: StageRequest): Promise<Staged> {
   const phase = req.tracker.phase('restore-database', `restore-database:${target}`, label);
   const fileLabel = req.input?.name ?? (req.file ?? '').split('/').pop() ?? '';
   try {
-    const result = await runPsqlFile({
-      progress: { phase, rawTotal: req.rawTotal },
-      tools: req.tools,
-      conn: req.conn,
-      database: maintenance,
-      file: req.file ?? '',
-      input: req.input,
-      rewrite: { mode: 'database', database: original, staging, stripRestrict: req.stripRestrict, serverMajor: server.major, label: fileLabel },
-      signal: req.signal,
-      label: `psql (${label})`,
-      appName,
-    });
+    const psql = (archive?: { path: string; args: string[] }) =>
+      runPsqlFile({
+        progress: { phase, rawTotal: req.rawTotal },
+        tools: req.tools,
+        conn: req.conn,
+        database: maintenance,
+        file: req.file ?? '',
+        input: req.input,
+        archive,
+        rewrite: { mode: 'database', database: original, staging, stripRestrict: req.stripRestrict, serverMajor: server.major, label: fileLabel },
+        signal: req.signal,
+        label: `psql (${label})`,
+        appName,
+      });
+    const archive = req.archive;
+    // An archive restored by pg_restore: its database-level entries first (the staging database is
+    // created from them, as psql would from the plain SQL), then the rest with --jobs.
+    const result = archive ? await withListFile(archive.databaseEntries, (list) => psql({ path: archive.path, args: [`--use-list=${list}`] })) : await psql();
     for (const w of result.warnings) req.warn(`psql: ${w}`);
+    if (archive) {
+      req.step(`pg_restore --jobs=${archive.jobs}${archive.selected ? ` (${archive.selected.length} entries of the archive)` : ''} into ${JSON.stringify(staging)}`);
+      await pgRestoreInto({ archive, tools: req.tools, conn: req.conn, staging, appName, signal: req.signal, label: `pg_restore (${label})` });
+    }
     phase.done();
   } catch (err) {
     phase.failed();
@@ -104,7 +117,7 @@ export async function stageDatabase(req: StageRequest): Promise<Staged> {
     if (err instanceof AbortedError) throw new AbortedError(`${label} was stopped before it finished; ${after}`);
     if (err instanceof VerificationError) throw new VerificationError(`${err.message}; ${after}`);
     if (err instanceof PsqlFailure) {
-      throw new ExternalError(`${label} failed while psql ran the backup into the staging database ${JSON.stringify(staging)}${err.where ? ` (${err.where})` : ''}: ${err.psqlMessage}${hintFor(err.psqlMessage)}; ${after}`);
+      throw new ExternalError(`${label} failed while ${req.archive ? 'pg_restore' : 'psql'} ran the backup into the staging database ${JSON.stringify(staging)}${err.where ? ` (${err.where})` : ''}: ${err.psqlMessage}${hintFor(err.psqlMessage)}; ${after}`);
     }
     throw new ExternalError(redact(`${label} failed: ${messageOf(err)}; ${after}`));
   }

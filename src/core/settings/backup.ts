@@ -5,7 +5,8 @@ import { readKeepRules, readS3, readRemote, type RemoteSettings, type S3Settings
 import type { KeepRule } from '../rotation.js';
 import type { EncryptionConfig } from '../encryption/age-stream.js';
 import { readBackupEncryption } from './encryption.js';
-import { readInt, readList, readPath, type SettingInput } from './read.js';
+import { readEnum, readInt, readList, readPath, type SettingInput } from './read.js';
+import { DUMP_FORMATS, type DumpFormat } from '../backup/names.js';
 import { readSigningKey } from './signing.js';
 
 export interface LocalSettings {
@@ -18,6 +19,8 @@ export interface LocalSettings {
 export interface BackupSettings {
   local: LocalSettings;
   compressionLevel: number;
+  /** BACKUP_FORMAT: plain (gzip of pg_dump's SQL, the default) or custom (pg_dump -Fc per database, no cluster file). */
+  format: DumpFormat;
   /** Databases named by BACKUP_DATABASES; undefined means every database that allows connections. */
   databases?: string[];
   excludeDatabases: string[];
@@ -70,6 +73,7 @@ export function readBackupSettings(input: SettingInput): BackupSettings {
     remote: readRemote(input),
     local: readLocal(input),
     compressionLevel: readInt(input, { name: 'COMPRESSION_LEVEL', flag: 'compression-level' }, { min: 1, max: 9, default: 6, example: '6' }),
+    format: readEnum(input, { name: 'BACKUP_FORMAT', flag: 'format', example: 'custom' }, DUMP_FORMATS) ?? 'plain',
     databases,
     excludeDatabases,
     pgBinDir: readPgBinDir(input),

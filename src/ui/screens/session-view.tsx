@@ -9,6 +9,7 @@ import { BackupsScreen } from './backups-screen.js';
 import { bodyRows, Frame } from './frame.js';
 import { PlanScreen } from './plan-screen.js';
 import { SetupScreen } from './setup-screen.js';
+import { PickTablesScreen } from './pick-tables-screen.js';
 import { Tone } from './tone.js';
 import { ResultScreen, WorkScreen } from './work-screen.js';
 
@@ -24,6 +25,8 @@ export function breadcrumb(stack: Screen[]): string[] {
         return 'pick a database';
       case 'setup':
         return `restore ${JSON.stringify(oneLine(s.choice.database ?? ''))}`;
+      case 'pick-tables':
+        return 'pick tables';
       case 'plan':
         return s.choice.type === 'database' ? `plan (into ${JSON.stringify(oneLine(targetOf(s.choice) ?? ''))})` : `plan (${s.choice.type})`;
       case 'work':
@@ -46,6 +49,7 @@ export const HELP_LINES = [
   '            c read another copy (default: nearest: local, remote, then S3)',
   'Setup       n restore as <name>_restored (a test restore) · e type a name',
   '            o the original name (replaces the database if it exists)',
+  '            t (custom-format backups) pick tables: Space marks, Enter done',
   'Plan        replacing a database asks for its name, typed exactly; a cluster',
   '            asks for the server host:port; a new name needs only Enter',
   'Work        Esc or Ctrl-C asks "stop?": y stops and cleans up (staging',
@@ -82,6 +86,9 @@ export function SessionView(props: { state: State; logPath?: string }) {
         break;
       case 'setup':
         body = <SetupScreen state={state} screen={screen} />;
+        break;
+      case 'pick-tables':
+        body = <PickTablesScreen state={state} screen={screen} height={height} />;
         break;
       case 'plan':
         body = <PlanScreen state={state} screen={screen} height={height} />;

@@ -1,7 +1,7 @@
 // Restore setup of one database: the name it lands under, and whether that replaces anything.
 import { Box } from 'ink';
 import { fit, oneLine } from '../format.js';
-import { targetOf } from '../state/select.js';
+import { isArchiveChoice, tableLabel, targetOf } from '../state/select.js';
 import type { Screen, State } from '../state/types.js';
 import { Tone } from './tone.js';
 
@@ -36,8 +36,13 @@ export function SetupScreen(props: { state: State; screen: Extract<Screen, { nam
           <Tone>{fit('Nothing that exists is replaced.', columns)}</Tone>
         </Box>
       )}
+      {isArchiveChoice(state, choice) ? (
+        <Tone tone={choice.tables ? 'warn' : undefined}>
+          {fit(choice.tables ? `Only the tables ${choice.tables.map(tableLabel).join(', ')} (t: change)` : 'Tables: all of them (t: pick some; a custom-format backup)', columns)}
+        </Tone>
+      ) : null}
       <Tone> </Tone>
-      <Tone tone="dim">{fit('The restore goes into a staging database first and takes its name only when psql has finished.', columns)}</Tone>
+      <Tone tone="dim">{fit('The restore goes into a staging database first and takes its name only when it has finished.', columns)}</Tone>
     </Box>
   );
 }

@@ -4,7 +4,7 @@ import type { Progress } from '../../core/progress.js';
 import type { RestorePlan } from '../../core/restore/plan.js';
 import type { BackupEntry, SourceKind } from '../../core/source.js';
 import type { KeyPress } from './keys.js';
-import type { JobResult, LogLine } from './types.js';
+import type { ArchiveTable, JobResult, LogLine } from './types.js';
 
 export type Action =
   // answers of work
@@ -14,6 +14,8 @@ export type Action =
   | { type: 'source-failed'; kind: SourceKind; error: string }
   | { type: 'plan-ready'; id: number; plan: RestorePlan }
   | { type: 'plan-failed'; id: number; error: string }
+  | { type: 'tables-ready'; id: number; tables: ArchiveTable[] }
+  | { type: 'tables-failed'; id: number; error: string }
   | { type: 'job-progress'; id: number; progress: Progress }
   | { type: 'job-log'; id: number; line: LogLine }
   | { type: 'job-done'; id: number; result: JobResult }
@@ -35,6 +37,9 @@ export type Action =
   | { type: 'erase' }
   | { type: 'next-copy' }
   | { type: 'target'; how: 'restored' | 'original' | 'edit' }
+  /** setup: choose tables of a custom-format backup; pick-tables: mark or unmark the table at the cursor. */
+  | { type: 'pick-tables' }
+  | { type: 'toggle' }
   | { type: 'backup-now' }
   | { type: 'verify' }
   | { type: 'interrupt' }

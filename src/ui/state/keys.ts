@@ -1,7 +1,7 @@
 // Keys to actions, per screen: one place that says what every key does, unit-tested without a
 // terminal. The footer of each screen (keyHints) is written from the same facts.
 import type { Action } from './actions.js';
-import { confirmationText, current } from './select.js';
+import { confirmationText, current, isArchiveChoice } from './select.js';
 import type { Screen, State } from './types.js';
 
 /** The part of Ink's Key this needs (plain, so that tests can build it). */
@@ -26,6 +26,7 @@ export function typing(state: State, screen: Screen = current(state)): boolean {
   switch (screen.name) {
     case 'backups':
     case 'pick-db':
+    case 'pick-tables':
       return screen.list.filtering;
     case 'setup':
       return screen.editing;
@@ -79,6 +80,10 @@ export function keyAction(state: State, input: string, key: KeyPress): Action | 
       return undefined;
     case 'pick-db':
       return input === '/' ? { type: 'filter' } : undefined;
+    case 'pick-tables':
+      if (input === '/') return { type: 'filter' };
+      if (input === ' ') return { type: 'toggle' };
+      return undefined;
     case 'backup':
       if (input === 'c') return { type: 'next-copy' };
       if (input === 'v') return { type: 'verify' };
@@ -87,6 +92,7 @@ export function keyAction(state: State, input: string, key: KeyPress): Action | 
       if (input === 'n') return { type: 'target', how: 'restored' };
       if (input === 'o') return { type: 'target', how: 'original' };
       if (input === 'e') return { type: 'target', how: 'edit' };
+      if (input === 't') return { type: 'pick-tables' };
       return undefined;
     default:
       return undefined;
@@ -108,7 +114,11 @@ export function keyHints(state: State): string {
       return '↑↓/jk move · Enter choose · / filter · Esc back · ? help · q quit';
     case 'setup':
       if (screen.editing) return 'type the name · Enter keep · Esc cancel';
+      if (isArchiveChoice(state, screen.choice)) return 'Enter plan · n <name>_restored · o original · e a name · t tables · Esc back';
       return 'Enter plan · n <name>_restored · o original name · e type a name · Esc back';
+    case 'pick-tables':
+      if (screen.list.filtering) return 'type to filter · Enter keep · Esc clear · ↑↓ move';
+      return 'Space mark/unmark · Enter done · / filter · Esc back (no change)';
     case 'plan':
       if (!screen.plan) return screen.error ? 'Esc back · q quit' : 'checking... · Esc back · q quit';
       if (!screen.plan.ok) return 'refused: cannot start · ↑↓ scroll · Esc back · q quit';

@@ -9,7 +9,10 @@ import {
   copiesByNearness,
   current,
   findRow,
+  isArchiveChoice,
   matchingNames,
+  tableKey,
+  tableLabel,
   targetOf,
   visibleRows,
 } from './select.js';
@@ -82,7 +85,8 @@ export function restoreTitle(choice: RestoreChoice): string {
   const from = `from ${choice.folder} (${choice.copy})`;
   if (choice.type === 'database') {
     const target = targetOf(choice)!;
-    return `restore of database ${quote(choice.database!)}${target !== choice.database ? ` as ${quote(target)}` : ''} ${from}`;
+    const only = choice.tables ? ` (only ${choice.tables.map(tableLabel).join(', ')})` : '';
+    return `restore of database ${quote(choice.database!)}${only}${target !== choice.database ? ` as ${quote(target)}` : ''} ${from}`;
   }
   return `restore of the ${choice.type === 'cluster' ? 'whole cluster' : 'globals (roles, tablespaces)'} ${from}`;
 }
@@ -165,6 +169,14 @@ export function reduce(state: State, action: Action): State {
       if (screen.name !== 'work' || !screen.ask) return state;
       if (!action.yes) return top(state, { ...screen, ask: undefined });
       return top(state, { ...screen, ask: undefined, stopping: true, exitAfter: screen.ask === 'quit' });
+    case 'tables-ready':
+    case 'tables-failed':
+      return {
+        ...state,
+        stack: state.stack.map((s) =>
+          s.name === 'pick-tables' && s.id === action.id ? (action.type === 'tables-ready' ? { ...s, tables: action.tables } : { ...s, error: action.error }) : s,
+        ),
+      };
     case 'plan-ready':
     case 'plan-failed':
       return {
@@ -299,6 +311,42 @@ function onKey(state: State, screen: Screen, action: Action): State {
           return pop(state);
         case 'enter':
           return planScreen(state, choice);
+        case 'pick-tables':
+          if (!isArchiveChoice(state, choice)) return state;
+          return push(
+            { ...state, nextId: state.nextId + 1 },
+            { name: 'pick-tables', id: state.nextId, choice, picked: (choice.tables ?? []).map(tableKey), list: { cursor: 0, filter: '', filtering: false } },
+          );
+        default:
+          return state;
+      }
+    }
+    case 'pick-tables': {
+      const shown = pickableTables(screen);
+      const list = screen.list;
+      const moved = listKey(list, action, shown.length);
+      if (moved) return top(state, { ...screen, list: moved });
+      switch (action.type) {
+        case 'back':
+          return list.filtering || list.filter ? top(state, { ...screen, list: { cursor: 0, filter: '', filtering: false } }) : pop(state);
+        case 'toggle': {
+          const t = shown[list.cursor];
+          if (!t) return state;
+          const key = tableKey(t);
+          const picked = screen.picked.includes(key) ? screen.picked.filter((k) => k !== key) : [...screen.picked, key];
+          return top(state, { ...screen, picked, list: { ...list, cursor: clamp(list.cursor + 1, shown.length) } });
+        }
+        case 'enter': {
+          if (list.filtering) return top(state, { ...screen, list: { ...list, filtering: false } });
+          if (!screen.tables) return state;
+          const tables = screen.tables.filter((t) => screen.picked.includes(tableKey(t))).map(({ schema, name }) => ({ schema, name }));
+          const below = state.stack[state.stack.length - 2];
+          if (below?.name !== 'setup') return pop(state);
+          let choice: RestoreChoice = { ...below.choice, tables: tables.length > 0 ? tables : undefined };
+          // Chosen tables go into a new database: away from a name that exists.
+          if (tables.length > 0 && choice.overwrite) choice = withTarget(state, choice, `${choice.database}_tables`);
+          return { ...state, stack: [...state.stack.slice(0, -2), { ...below, choice }] };
+        }
         default:
           return state;
       }
@@ -340,6 +388,12 @@ function onKey(state: State, screen: Screen, action: Action): State {
       }
       return state;
   }
+}
+
+/** The tables of a pick-tables screen that its filter matches. */
+export function pickableTables(screen: Extract<Screen, { name: 'pick-tables' }>): NonNullable<typeof screen.tables> {
+  const filter = screen.list.filter.toLowerCase();
+  return (screen.tables ?? []).filter((t) => filter === '' || tableLabel(t).toLowerCase().includes(filter));
 }
 
 function planScreen(state: State, choice: RestoreChoice): State {

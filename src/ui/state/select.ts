@@ -3,7 +3,8 @@
 import { mergeListings } from '../../core/catalog.js';
 import type { RestorePlan } from '../../core/restore/plan.js';
 import type { SourceKind } from '../../core/source.js';
-import type { BackupRow, CopyView, ListState, RestoreChoice, Screen, State } from './types.js';
+import type { BackupRow, CopyView, ListState, RestoreChoice, Screen, State, TableName } from './types.js';
+import { quoteName } from '../../core/restore/archive-select.js';
 
 /** Every listed backup over the sources that answered, newest first. */
 export function backupRows(state: Pick<State, 'sources' | 'now'>): BackupRow[] {
@@ -79,6 +80,22 @@ export function confirmationText(plan: RestorePlan, choice: RestoreChoice, clust
   if (plan.type === 'database' && plan.replaces.length > 0) return targetOf(choice);
   if (plan.type === 'globals' && choice.overwrite && plan.existingRoles.length > 0) return clusterAddress;
   return undefined;
+}
+
+/** The choice reads a custom-format backup (pg_dump -Fc archives): tables can be picked. */
+export function isArchiveChoice(state: Pick<State, 'sources' | 'now'>, choice: RestoreChoice): boolean {
+  const row = findRow(state, choice.folder);
+  return choice.type === 'database' && row !== undefined && copyOf(row, choice.copy)?.entry.manifest?.dumpFormat === 'custom';
+}
+
+/** A table's key in a pick list: its schema and name, unambiguous whatever they hold. */
+export function tableKey(t: TableName): string {
+  return JSON.stringify([t.schema, t.name]);
+}
+
+/** "sales.orders" as RESTORE_TABLES writes it (quoted where needed). */
+export function tableLabel(t: TableName): string {
+  return `${quoteName(t.schema)}.${quoteName(t.name)}`;
 }
 
 export function current(state: State): Screen {

@@ -62,6 +62,18 @@ export interface RestoreChoice {
   target?: string;
   /** Replace what exists (a database of that name). */
   overwrite: boolean;
+  /** A custom-format backup: only these tables (RESTORE_TABLES), into a new database. */
+  tables?: TableName[];
+}
+
+export interface TableName {
+  schema: string;
+  name: string;
+}
+
+/** A table of a custom-format archive's table of contents, for the pick list. */
+export interface ArchiveTable extends TableName {
+  kind: string;
 }
 
 export type Job =
@@ -91,6 +103,17 @@ export type Screen =
   | { name: 'backup'; folder: string; copy: SourceKind; cursor: number }
   | { name: 'pick-db'; folder: string; copy: SourceKind; list: ListState }
   | { name: 'setup'; choice: RestoreChoice; editing: boolean; draft: string }
+  | {
+      name: 'pick-tables';
+      id: number;
+      choice: RestoreChoice;
+      /** The archive's tables, once read from its table of contents. */
+      tables?: ArchiveTable[];
+      error?: string;
+      /** Keys (tableKey) of the tables marked. */
+      picked: string[];
+      list: ListState;
+    }
   | {
       name: 'plan';
       id: number;
