@@ -4,14 +4,18 @@
 // generated cluster of realistic, not overly compressible data (>= 1 GB over 3 databases) served
 // by an embedded PostgreSQL 15. Wall time, throughput, peak RSS of the process tree, CPU split.
 // A fourth contender ("destinations") runs the same backup with S3 (a local s3rver) and a remote
-// host (a private sshd, rsync over ssh) enabled, and times the upload phase.
+// host (a private sshd, rsync over ssh) enabled, and times the upload phase. Three more run the
+// local backup encrypted with age (an X25519 recipient made for the run; seed 002's passphrase
+// mode) and in pg_dump's custom format (BACKUP_FORMAT=custom), each compared with the plain one.
 //
 //   npm run bench                          # generate, measure once, clean up
 //   npm run bench -- --keep                # keep the generated cluster (reused by the next --keep run)
 //   npm run bench -- --keep --runs 3       # median of 3 rounds
 //   npm run bench -- --scale 0.1           # ~130 MB instead of ~1.3 GB (a quick try)
 //   options: --work-dir DIR (BENCH_WORK_DIR), --keep (BENCH_KEEP=1), --runs N (BENCH_RUNS),
-//            --scale X (BENCH_SCALE), --regenerate, --only floor,seed,pg-backups,destinations, --verbose
+//            --scale X (BENCH_SCALE), --regenerate, --quiet-wait S (BENCH_QUIET_WAIT), --verbose,
+//            --pg-backups PATH (BENCH_PG_BACKUPS: another build's bin/pg-backups.cjs),
+//            --only floor,seed,pg-backups,encrypted,passphrase,custom,destinations (all by default)
 // See bench/README.md.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,23 +24,30 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { argv, chalk } from 'zx';
 import { GENERATOR_VERSION, generate, sizes } from './lib/generate.mjs';
-import { children, installExitHandlers, killChildren, measure, removeTempDirs, tempDirs, waitQuiet } from './lib/procs.mjs';
+import { children, cpuText, installExitHandlers, killChildren, measure, othersShare, removeTempDirs, state, tempDirs, waitQuiet } from './lib/procs.mjs';
 import { execFileP, freePort, startS3rver, startServer } from './lib/servers.mjs';
 import { dirBytes, filesOf, finishedFolder, fmt, log, mb, median, root, s3rverObjects, table } from './lib/util.mjs';
+import { ageKeyPair, benchPassphrase, checkVariant } from './lib/variants.mjs';
+
+const CONTENDERS = ['floor', 'seed', 'pg-backups', 'encrypted', 'passphrase', 'custom', 'destinations'];
+/** The most encryption may add to the plain backup's wall time (issue 11): reported, not asserted. */
+const ENCRYPTION_TARGET = 1.1;
 
 const opt = {
   keep: Boolean(argv.keep) || ['1', 'true', 'yes'].includes(String(process.env.BENCH_KEEP ?? '').toLowerCase()),
   runs: Math.max(1, Number(argv.runs ?? process.env.BENCH_RUNS ?? 1) || 1),
   scale: Number(argv.scale ?? process.env.BENCH_SCALE ?? 1) || 1,
   regenerate: Boolean(argv.regenerate),
-  only: String(argv.only ?? 'floor,seed,pg-backups,destinations').split(','),
+  only: String(argv.only ?? CONTENDERS.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
   onlyGiven: argv.only !== undefined,
   verbose: Boolean(argv.verbose),
   // Before each measurement, wait (up to this many seconds) for the machine to be idle: on a shared
   // VM, other load slows the parallel contender (pg-backups) much more than the serial ones.
   quietWait: Number(argv['quiet-wait'] ?? process.env.BENCH_QUIET_WAIT ?? 120),
   level: Number(process.env.COMPRESSION_LEVEL ?? 6),
+  pgBackups: resolve(String(argv['pg-backups'] ?? process.env.BENCH_PG_BACKUPS ?? join(root, 'bin', 'pg-backups.cjs'))),
 };
+for (const k of opt.only) if (!CONTENDERS.includes(k)) throw new Error(`--only: unknown contender ${JSON.stringify(k)} (known: ${CONTENDERS.join(', ')})`);
 const workDir = resolve(
   argv['work-dir'] ?? process.env.BENCH_WORK_DIR ?? (opt.keep ? join(tmpdir(), 'pg-backups-bench') : mkdtempSync(join(tmpdir(), 'pg-backups-bench-'))),
 );
@@ -119,6 +130,8 @@ async function startSshd() {
 }
 
 async function main() {
+  if (!existsSync(opt.pgBackups)) throw new Error(`--pg-backups: ${opt.pgBackups} does not exist`);
+  if (!existsSync(join(opt.pgBackups, '..', '..', 'dist', 'cli.js'))) throw new Error(`${opt.pgBackups}: no dist/cli.js beside it; build it first (npm run build)`);
   const pgDumpVersion = await new Promise((res) => {
     const p = spawn('pg_dump', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let s = '';
@@ -237,6 +250,25 @@ async function main() {
   const outDir = join(workDir, 'out');
   const dbArgs = databases;
   const level = String(opt.level);
+  // Keys made for this run, reaching pg-backups through its environment only: an age X25519
+  // identity (in a temp folder, removed at the end) whose public key the encrypted contender
+  // encrypts to, and a random passphrase for seed 002's passphrase mode.
+  let keys = {};
+  if (opt.only.includes('encrypted') || opt.only.includes('passphrase')) {
+    const dir = mkdtempSync(join(tmpdir(), 'pg-backups-bench-keys-'));
+    tempDirs.add(dir);
+    chmodSync(dir, 0o700);
+    keys = { ...(await ageKeyPair(join(dir, 'age-identity.txt'))), passphrase: benchPassphrase() };
+  }
+  /** `pg-backups backup` into a fresh folder of the out dir, with `env` on top of the run's. */
+  const pgBackups = (key, label, more = {}) => ({
+    key,
+    label,
+    command: process.execPath,
+    args: [opt.pgBackups, 'backup', '--backup-dir', join(outDir, key), '--compression-level', level],
+    out: join(outDir, key),
+    ...more,
+  });
   const contenders = [
     {
       key: 'floor',
@@ -258,89 +290,95 @@ async function main() {
       ],
       out: join(outDir, 'seed'),
     },
-    {
-      key: 'pg-backups',
-      label: 'pg-backups backup',
-      command: process.execPath,
-      args: [join(root, 'bin', 'pg-backups.cjs'), 'backup', '--backup-dir', join(outDir, 'pg-backups'), '--compression-level', level],
-      out: join(outDir, 'pg-backups'),
-    },
-    {
-      key: 'destinations',
-      label: 'pg-backups + S3 + remote',
-      command: process.execPath,
-      args: [join(root, 'bin', 'pg-backups.cjs'), 'backup', '--backup-dir', join(outDir, 'destinations'), '--compression-level', level],
-      out: join(outDir, 'destinations'),
-      destinations: true,
-    },
+    pgBackups('pg-backups', 'pg-backups backup', { variant: 'plain' }),
+    pgBackups('encrypted', 'pg-backups, age X25519 recipient', { variant: 'age', env: { BACKUP_ENCRYPTION_RECIPIENTS: keys.recipient } }),
+    pgBackups('passphrase', 'pg-backups, age passphrase', { variant: 'passphrase', env: { BACKUP_ENCRYPTION: 'true', BACKUP_ENCRYPTION_KEY: keys.passphrase } }),
+    // No cluster file in a custom-format backup: every database is written once.
+    pgBackups('custom', 'pg-backups, BACKUP_FORMAT=custom', { variant: 'custom', env: { BACKUP_FORMAT: 'custom' }, copies: 1 }),
+    pgBackups('destinations', 'pg-backups + S3 + remote', { destinations: true }),
   ].filter((c) => opt.only.includes(c.key));
 
   const results = Object.fromEntries(contenders.map((c) => [c.key, []]));
+  // A contender that fails (exits non-zero, or its backup is not what its settings asked for) is
+  // reported at once and left out of the next rounds; the others still run, and the benchmark
+  // exits 1 after the summary.
+  const failures = [];
   for (let run = 1; run <= opt.runs; run++) {
     for (const c of contenders) {
-      rmSync(outDir, { recursive: true, force: true });
-      if (c.out) mkdirSync(c.out, { recursive: true });
-      log(chalk.bold(`run ${run}/${opt.runs}: ${c.label}`));
-      await waitQuiet(opt.quietWait);
-      let runEnv = env;
-      let servers = [];
-      let milestones = [];
-      let shipped;
-      if (c.destinations) {
-        // A fresh S3 prefix and remote folder per round: each holds exactly this round's backup.
-        const prefix = `bench-run${run}`;
-        const remotePath = join(dest.sshd.remote, `run${run}`);
-        runEnv = { ...env, ...dest.s3.env(prefix), ...dest.sshd.env(remotePath) };
-        servers = [
-          { name: 's3rver', pid: dest.s3.pid },
-          { name: 'sshd', pid: dest.sshd.pid },
-        ];
-        let folder;
-        milestones = [
-          { name: 'local', test: () => (folder ??= finishedFolder(c.out)) !== undefined },
-          { name: 's3', test: () => folder !== undefined && existsSync(join(dest.s3.prefixDir(prefix), folder, 'manifest.json._S3rver_object')) },
-          { name: 'remote', test: () => folder !== undefined && existsSync(join(remotePath, folder)) },
-        ];
-        shipped = () => {
-          // The backup really arrived: the same files, of the same sizes, locally, in s3rver's
-          // folder and on the "remote disk"; nothing hidden (markers, partial folders) left over.
-          const name = finishedFolder(c.out);
-          if (!name) throw new Error(`${c.label}: no finished backup folder in ${c.out}`);
-          const local = filesOf(join(c.out, name));
-          const s3 = s3rverObjects(dest.s3.prefixDir(prefix));
-          const remote = filesOf(remotePath);
-          const want = [...local].map(([k, v]) => `${name}/${k} ${v}`).sort().join('\n');
-          const show = (m) => [...m].map(([k, v]) => `${k} ${v}`).sort().join('\n');
-          if (show(s3) !== want) throw new Error(`${c.label}: S3 does not hold the local backup.\nlocal:\n${want}\nS3 (${dest.s3.prefixDir(prefix)}):\n${show(s3)}`);
-          if (show(remote) !== want) throw new Error(`${c.label}: the remote folder does not hold the local backup.\nlocal:\n${want}\nremote (${remotePath}):\n${show(remote)}`);
-          const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
-          const out = { folder: name, files: local.size, local: sum(local), s3: sum(s3), remote: sum(remote) };
-          // Free the disk for the next round (s3rver keeps running; its bucket stays).
-          rmSync(dest.s3.prefixDir(prefix), { recursive: true, force: true });
-          rmSync(remotePath, { recursive: true, force: true });
-          return out;
-        };
-      }
-      const r = await measure(c.label, c.command, c.args, { env: runEnv, logFile: join(workDir, `${c.key}.log`), serverPid, servers, milestones, verbose: opt.verbose });
-      r.outBytes = c.out ? dirBytes(c.out) : 0;
-      if (shipped) {
-        r.shipped = shipped();
-        const m = r.marks;
-        const at = (k) => (m[k] === undefined ? '-' : `${fmt(m[k], 1)} s`);
-        log(chalk.dim(`  arrived: ${r.shipped.files} files, local ${fmt(mb(r.shipped.local))} MB = S3 ${fmt(mb(r.shipped.s3))} MB = remote ${fmt(mb(r.shipped.remote))} MB; local backup done at ${at('local')}, S3 at ${at('s3')}, remote at ${at('remote')}, exit at ${fmt(r.wall, 1)} s; peak RSS dump phase ${fmt(mb(r.peakBefore))} MB, upload phase ${fmt(mb(r.peakAfter))} MB (node alone ${fmt(mb(r.rootAfter))} MB); s3rver ${fmt(r.destServerCpu.s3rver)} CPU s, sshd ${fmt(r.destServerCpu.sshd)} CPU s`));
-      }
-      const destCpu = Object.values(r.destServerCpu).reduce((x, y) => x + y, 0);
-      const ours = (Object.values(r.cpu).reduce((x, y) => x + y, 0) + Object.values(r.serverCpu).reduce((x, y) => x + y, 0) + destCpu + r.selfCpu) / (r.wall * availableParallelism());
-      r.others = Math.max(0, r.busy - ours);
-      results[c.key].push(r);
-      const cpuText = Object.entries(r.cpu).filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${fmt(s)}`).join(', ');
-      const srvText = Object.entries(r.serverCpu).filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${fmt(s)}`).join(', ');
-      log(chalk.dim(`  ${fmt(r.wall, 2)} s, peak RSS ${fmt(mb(r.peakTree))} MB, machine busy ${fmt(r.busy * 100, 0)} % (others ${fmt(r.others * 100, 0)} %); CPU s: ${cpuText}; server CPU s: ${srvText}; sampler ${fmt(r.selfCpu)}`));
-      if (opt.verbose && Object.keys(r.rootThreads).length) {
-        const th = Object.entries(r.rootThreads).filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${fmt(s)}`).join(', ');
-        log(chalk.dim(`  threads of the root process (CPU s): ${th}`));
+      if (failures.some((f) => f.key === c.key)) continue;
+      try {
+        await measureContender(c, run);
+      } catch (err) {
+        if (state.interrupted) throw err;
+        failures.push({ key: c.key, label: c.label, message: err?.message ?? String(err) });
+        log(chalk.red(`  FAILED: ${c.label}: ${err?.message ?? err}`));
       }
     }
+  }
+  async function measureContender(c, run) {
+    rmSync(outDir, { recursive: true, force: true });
+    if (c.out) mkdirSync(c.out, { recursive: true });
+    log(chalk.bold(`run ${run}/${opt.runs}: ${c.label}`));
+    await waitQuiet(opt.quietWait);
+    let runEnv = c.env ? { ...env, ...c.env } : env;
+    let servers = [];
+    let milestones = [];
+    let shipped;
+    if (c.destinations) {
+      // A fresh S3 prefix and remote folder per round: each holds exactly this round's backup.
+      const prefix = `bench-run${run}`;
+      const remotePath = join(dest.sshd.remote, `run${run}`);
+      runEnv = { ...env, ...dest.s3.env(prefix), ...dest.sshd.env(remotePath) };
+      servers = [
+        { name: 's3rver', pid: dest.s3.pid },
+        { name: 'sshd', pid: dest.sshd.pid },
+      ];
+      let folder;
+      milestones = [
+        { name: 'local', test: () => (folder ??= finishedFolder(c.out)) !== undefined },
+        { name: 's3', test: () => folder !== undefined && existsSync(join(dest.s3.prefixDir(prefix), folder, 'manifest.json._S3rver_object')) },
+        { name: 'remote', test: () => folder !== undefined && existsSync(join(remotePath, folder)) },
+      ];
+      shipped = () => {
+        // The backup really arrived: the same files, of the same sizes, locally, in s3rver's
+        // folder and on the "remote disk"; nothing hidden (markers, partial folders) left over.
+        const name = finishedFolder(c.out);
+        if (!name) throw new Error(`${c.label}: no finished backup folder in ${c.out}`);
+        const local = filesOf(join(c.out, name));
+        const s3 = s3rverObjects(dest.s3.prefixDir(prefix));
+        const remote = filesOf(remotePath);
+        const want = [...local].map(([k, v]) => `${name}/${k} ${v}`).sort().join('\n');
+        const show = (m) => [...m].map(([k, v]) => `${k} ${v}`).sort().join('\n');
+        if (show(s3) !== want) throw new Error(`${c.label}: S3 does not hold the local backup.\nlocal:\n${want}\nS3 (${dest.s3.prefixDir(prefix)}):\n${show(s3)}`);
+        if (show(remote) !== want) throw new Error(`${c.label}: the remote folder does not hold the local backup.\nlocal:\n${want}\nremote (${remotePath}):\n${show(remote)}`);
+        const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+        const out = { folder: name, files: local.size, local: sum(local), s3: sum(s3), remote: sum(remote) };
+        // Free the disk for the next round (s3rver keeps running; its bucket stays).
+        rmSync(dest.s3.prefixDir(prefix), { recursive: true, force: true });
+        rmSync(remotePath, { recursive: true, force: true });
+        return out;
+      };
+    }
+    const r = await measure(c.label, c.command, c.args, { env: runEnv, logFile: join(workDir, `${c.key}.log`), serverPid, servers, milestones, verbose: opt.verbose });
+    r.outBytes = c.out ? dirBytes(c.out) : 0;
+    if (c.variant) {
+      // The backup is what its settings asked for (encrypted, custom archives), not a plain
+      // backup of a build that ignores them; and the bytes of its databases' own files.
+      const folder = finishedFolder(c.out);
+      if (!folder) throw new Error(`${c.label}: exit 0 but no finished backup folder in ${c.out}`);
+      r.dbFiles = checkVariant(c.variant, join(c.out, folder), { databases: databases.length });
+      log(chalk.dim(`  checked: ${c.variant} backup, ${r.dbFiles.count} database files of ${fmt(mb(r.dbFiles.bytes))} MB, ${fmt(mb(r.outBytes))} MB in all`));
+    }
+    if (shipped) {
+      r.shipped = shipped();
+      const m = r.marks;
+      const at = (k) => (m[k] === undefined ? '-' : `${fmt(m[k], 1)} s`);
+      log(chalk.dim(`  arrived: ${r.shipped.files} files, local ${fmt(mb(r.shipped.local))} MB = S3 ${fmt(mb(r.shipped.s3))} MB = remote ${fmt(mb(r.shipped.remote))} MB; local backup done at ${at('local')}, S3 at ${at('s3')}, remote at ${at('remote')}, exit at ${fmt(r.wall, 1)} s; peak RSS dump phase ${fmt(mb(r.peakBefore))} MB, upload phase ${fmt(mb(r.peakAfter))} MB (node alone ${fmt(mb(r.rootAfter))} MB); s3rver ${fmt(r.destServerCpu.s3rver)} CPU s, sshd ${fmt(r.destServerCpu.sshd)} CPU s`));
+    }
+    r.others = othersShare(r);
+    results[c.key].push(r);
+    log(chalk.dim(`  ${fmt(r.wall, 2)} s, peak RSS ${fmt(mb(r.peakTree))} MB, machine busy ${fmt(r.busy * 100, 0)} % (others ${fmt(r.others * 100, 0)} %); CPU s: ${cpuText(r.cpu)}; server CPU s: ${cpuText(r.serverCpu)}; sampler ${fmt(r.selfCpu)}`));
+    if (opt.verbose && Object.keys(r.rootThreads).length) log(chalk.dim(`  threads of the root process (CPU s): ${cpuText(r.rootThreads)}`));
   }
   rmSync(outDir, { recursive: true, force: true });
 
@@ -349,20 +387,22 @@ async function main() {
   console.log('');
   console.log(chalk.bold('Machine'));
   console.log(`  ${new Date().toISOString().slice(0, 10)}, nproc ${availableParallelism()}, CPU ${cpuModel}, RAM ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`);
-  console.log(`  ${pgDumpVersion}, server: embedded PostgreSQL 15, gzip level ${level}`);
+  console.log(`  ${pgDumpVersion}, server: embedded PostgreSQL 15, gzip level ${level}; pg-backups: ${opt.pgBackups}`);
   console.log(chalk.bold('Data'));
   for (const d of dbSizes) console.log(`  ${d.name.padEnd(10)} pg_database_size ${fmt(mb(d.dbSize)).padStart(7)} MB, tables ${fmt(mb(d.tableSize)).padStart(7)} MB, plain dump ${fmt(mb(dumpBytes[d.name] ?? 0)).padStart(7)} MB`);
   const sum = (k) => dbSizes.reduce((a, d) => a + d[k], 0);
   console.log(`  ${'total'.padEnd(10)} pg_database_size ${fmt(mb(sum('dbSize'))).padStart(7)} MB, tables ${fmt(mb(sum('tableSize'))).padStart(7)} MB, plain dump ${fmt(mb(totalDump)).padStart(7)} MB`);
   console.log('');
+  const measured = contenders.filter((c) => results[c.key].length > 0);
   const agg = {};
-  for (const c of contenders) {
+  for (const c of measured) {
     const rs = results[c.key];
     agg[c.key] = {
       wall: median(rs.map((r) => r.wall)),
       peakTree: Math.max(...rs.map((r) => r.peakTree)),
       peakRoot: Math.max(...rs.map((r) => r.peakRoot)),
       outBytes: median(rs.map((r) => r.outBytes)),
+      dbBytes: median(rs.map((r) => r.dbFiles?.bytes ?? NaN)),
       cpu: median(rs.map((r) => Object.values(r.cpu).reduce((a, b) => a + b, 0))),
       serverCpu: median(rs.map((r) => Object.values(r.serverCpu).reduce((a, b) => a + b, 0))),
       busy: median(rs.map((r) => r.busy)),
@@ -383,7 +423,7 @@ async function main() {
   }
   const head = ['', 'wall s', 'MB/s', 'peak RSS MB', 'output MB', 'gzip ratio', 'CPU s (tree)', 'CPU s (server)', 'machine busy', 'others'];
   const rows = [head];
-  for (const c of contenders) {
+  for (const c of measured) {
     const a = agg[c.key];
     rows.push([
       c.label,
@@ -391,7 +431,7 @@ async function main() {
       fmt(mb(totalDump) / a.wall),
       fmt(mb(a.peakTree)),
       c.out ? fmt(mb(a.outBytes)) : '-',
-      c.out && a.outBytes ? `${fmt((2 * totalDump) / a.outBytes, 2)}x` : '-',
+      c.out && a.outBytes ? `${fmt(((c.copies ?? 2) * totalDump) / a.outBytes, 2)}x` : '-',
       fmt(a.cpu),
       fmt(a.serverCpu),
       `${fmt(a.busy * 100, 0)} %`,
@@ -403,10 +443,11 @@ async function main() {
   console.log(chalk.dim('  peak RSS: max over 50 ms samples of the summed RSS of the command and all its descendants (the server excluded)'));
   console.log(chalk.dim('  machine busy: share of all cores busy during the run (/proc/stat); others: the part of it not used by the'));
   console.log(chalk.dim('  measured tree, the server or this script\'s sampling: other load on the machine, which slows the parallel contender most'));
-  const noisy = contenders.filter((c) => agg[c.key].others > 0.1);
+  const noisy = measured.filter((c) => agg[c.key].others > 0.1);
   if (noisy.length) console.log(chalk.yellow(`  warning: other processes used more than 10 % of the machine during: ${noisy.map((c) => c.key).join(', ')}; the figures are noisy`));
-  console.log(chalk.dim('  gzip ratio: 2 x plain SQL / output bytes (both write every database twice: its own file and the cluster file)'));
-  console.log(chalk.dim(`  per run, wall s (others' load): ${contenders.map((c) => `${c.key} ${results[c.key].map((r) => `${fmt(r.wall, 1)} (${fmt(r.others * 100, 0)} %)`).join(', ')}`).join('; ')}`));
+  console.log(chalk.dim('  gzip ratio: 2 x plain SQL / output bytes (every database is written twice: its own file and the cluster file;'));
+  console.log(chalk.dim('  once for BACKUP_FORMAT=custom, which has no cluster file: 1 x plain SQL / output, pg_dump -Fc\'s compression)'));
+  console.log(chalk.dim(`  per run, wall s (others' load): ${measured.map((c) => `${c.key} ${results[c.key].map((r) => `${fmt(r.wall, 1)} (${fmt(r.others * 100, 0)} %)`).join(', ')}`).join('; ')}`));
   const pb = agg['pg-backups'];
   if (pb) {
     console.log('');
@@ -443,6 +484,51 @@ async function main() {
     console.log(`  peak RSS of the tree (node, pg_dump, rsync, ssh; not s3rver, not sshd): dump phase ${fmt(mb(d.peakBefore))} MB, upload phase ${fmt(mb(d.peakAfter))} MB (target < 200 MB) ${d.peakTree < 200e6 ? chalk.green('OK') : chalk.red('MISSED')}`);
     console.log(`  peak RSS of the node process alone: ${fmt(mb(d.peakRoot))} MB, in the upload phase ${fmt(mb(d.rootAfter))} MB`);
     console.log(`  CPU s of the servers (on the same cores): s3rver ${fmt(d.s3rverCpu)}, sshd + its sessions (rsync --server) ${fmt(d.sshdCpu)}`);
+  }
+  printVariants(agg, results);
+  if (failures.length) {
+    console.log('');
+    console.log(chalk.red.bold('FAILED'));
+    for (const f of failures) console.log(chalk.red(`  ${f.label}: ${f.message}`));
+    throw new Error(`${failures.length} contender(s) failed: ${failures.map((f) => f.key).join(', ')}`);
+  }
+}
+
+/** The encrypted and custom-format backups beside the plain one: wall time and bytes ratios. */
+function printVariants(agg, results) {
+  const variants = ['encrypted', 'passphrase', 'custom'].filter((k) => agg[k]);
+  if (!variants.length) return;
+  console.log('');
+  console.log(chalk.bold('pg-backups variants / the plain backup'));
+  const pb = agg['pg-backups'];
+  if (!pb) {
+    console.log(chalk.dim('  (run the pg-backups contender too for the ratios: --only pg-backups,' + variants.join(',') + ')'));
+    return;
+  }
+  const perRound = (k) => {
+    const n = Math.min(results[k].length, results['pg-backups'].length);
+    return results[k].slice(0, n).map((x, i) => x.wall / results['pg-backups'][i].wall);
+  };
+  const rounds = (k) => (opt.runs > 1 ? chalk.dim(`; per round ${perRound(k).map((x) => `${fmt(x, 3)}x`).join(', ')}`) : '');
+  // The ratio judged: with several rounds, the median of the per-round ratios (a round's two runs
+  // follow each other, so they share most of the other load); with one, the ratio of the walls.
+  const judged = (k) => (perRound(k).length > 1 ? { r: median(perRound(k)), how: 'median of the per-round ratios' } : { r: agg[k].wall / pb.wall, how: 'ratio of the walls' });
+  for (const [k, what] of [['encrypted', 'age, X25519 recipient'], ['passphrase', 'age, passphrase (scrypt, once per file)']]) {
+    const a = agg[k];
+    if (!a) continue;
+    const { r, how } = judged(k);
+    const verdict = r <= ENCRYPTION_TARGET ? chalk.green('meets it') : chalk.red('MISSES it');
+    console.log(`  ${k} (${what}) / plain wall: ${fmt(r, 3)}x (${how}; medians ${fmt(a.wall, 2)} / ${fmt(pb.wall, 2)} s), encryption costs ${fmt((r - 1) * 100, 1)} % (target <= ${fmt((ENCRYPTION_TARGET - 1) * 100, 0)} % at level ${opt.level}: ${verdict})${rounds(k)}`);
+    // CPU is steadier than wall on a shared machine; where the cores are saturated it becomes wall time.
+    console.log(chalk.dim(`    CPU s of the tree ${fmt(a.cpu)} (plain ${fmt(pb.cpu)}: ${a.cpu >= pb.cpu ? '+' : ''}${fmt((a.cpu / pb.cpu - 1) * 100, 0)} %); peak RSS ${fmt(mb(a.peakTree))} MB (plain ${fmt(mb(pb.peakTree))} MB); output ${fmt(mb(a.outBytes))} MB (plain ${fmt(mb(pb.outBytes))} MB)`));
+  }
+  const c = agg.custom;
+  if (c) {
+    const { r, how } = judged('custom');
+    console.log(`  custom / plain wall:  ${fmt(r, 3)}x (${how}; medians ${fmt(c.wall, 2)} / ${fmt(pb.wall, 2)} s)${rounds('custom')}`);
+    console.log(`  custom / plain bytes: ${fmt(mb(c.outBytes))} / ${fmt(mb(pb.outBytes))} MB = ${fmt(c.outBytes / pb.outBytes, 3)}x (a custom backup has no cluster file: every database is written once, not twice)`);
+    console.log(`  databases' files only: ${fmt(mb(c.dbBytes))} MB of pg_dump -Fc archives / ${fmt(mb(pb.dbBytes))} MB of .sql.gz = ${fmt(c.dbBytes / pb.dbBytes, 3)}x`);
+    console.log(chalk.dim(`    peak RSS ${fmt(mb(c.peakTree))} MB (plain ${fmt(mb(pb.peakTree))} MB)`));
   }
 }
 

@@ -236,6 +236,23 @@ describe('encrypted backups (age)', () => {
     expect(v.stdout).toMatch(/DAMAGED: postgres_db_app\.sql\.gz\.age: it does not decrypt/);
   });
 
+  it('a file swapped in from another backup (same keys, decrypts fine): exit 3 on its sha256, target untouched', async () => {
+    const swapped = join(dir, 'swapped');
+    await cp(join(dir, 'local', folder), join(swapped, folder), { recursive: true });
+    // A second backup of the same data with the same recipient: another age file key, other bytes.
+    const other = await runCli(['backup', '--json'], envFor({ BACKUP_DIR: join(dir, 'other'), S3_ENABLED: 'false', RSYNC_ENABLED: 'false', BACKUP_ENCRYPTION_RECIPIENTS: pub1 }));
+    expect(other.code, other.stderr).toBe(0);
+    const name = 'postgres_db_app.sql.gz.age';
+    await cp(join(dir, 'other', JSON.parse(other.stdout).folder, name), join(swapped, folder, name));
+    const before = await databases(pg);
+    const env = envFor({ BACKUP_DIR: swapped, S3_ENABLED: 'false', RSYNC_ENABLED: 'false', RESTORE_IDENTITY_FILE: key1 });
+    const r = await runCli(['restore'], { ...env, RESTORE_SOURCE: 'local', RESTORE_FOLDER: folder, RESTORE_TYPE: 'database', RESTORE_DATABASE: 'app', RESTORE_TARGET_DATABASE: 'app_swapped' });
+    expect(r.code, r.stderr).toBe(3);
+    expect(errorLines(r)).toHaveLength(1);
+    expect(errorLines(r)[0]).toMatch(/postgres_db_app\.sql\.gz\.age .*(has \d+ bytes, the manifest says|sha256)/);
+    expect(await databases(pg)).toEqual(before);
+  });
+
   it('passphrase mode (the weaker choice): round trip; the passphrase is nowhere; no passphrase: exit 2', async () => {
     const backupDir = join(dir, 'passphrase');
     const keyFile = join(dir, 'passphrase.txt');

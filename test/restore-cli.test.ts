@@ -49,7 +49,10 @@ describe.each(MAJORS)('PostgreSQL %i: every restore type from every source, thro
     await Promise.all([...servers.map((s) => s.stop()), s3?.stop(), sshd?.stop()]);
   });
 
-  for (const from of ['local', 's3', 'remote'] as const) {
+  // Every major from local disk; S3 and the remote host on the oldest-but-one and the newest major
+  // (the download paths do not depend on the major; the restore after them is the same as local's).
+  const sources = major === 15 || major === 18 ? (['local', 's3', 'remote'] as const) : (['local'] as const);
+  for (const from of sources) {
     it(`from ${from}: the cluster onto a fresh server; the globals and a database onto another`, async () => {
       const [a, b] = await Promise.all([freshTarget(), freshTarget()]);
       const cluster = await runCli(['restore'], envFor(a, { RESTORE_SOURCE: from, RESTORE_TYPE: 'cluster' }));

@@ -3,6 +3,7 @@
 // and waiting for a quiet machine before a measurement.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { chalk } from 'zx';
 import { fmt, log } from './util.mjs';
 
@@ -246,4 +247,20 @@ export function measure(label, command, args, { env, logFile, serverPid, servers
       resolveP({ wall, peakTree, peakRoot, cpu: byComm(cpuByPid), serverCpu: byComm(serverCpu), destServerCpu, marks, peakBefore, peakAfter, rootAfter, busy, selfCpu, rootThreads });
     });
   });
+}
+
+/** Per-command CPU seconds as text ("node 4.5, pg_dump 0.5"), leaving out those under 0.05 s. */
+export const cpuText = (byComm) =>
+  Object.entries(byComm)
+    .filter(([, s]) => s >= 0.05)
+    .map(([k, s]) => `${k} ${fmt(s)}`)
+    .join(', ');
+/**
+ * The share of all cores that others used during a measurement: the machine's busy share minus
+ * what the measured tree, the server, the other servers (`destServerCpu`) and the sampler used.
+ */
+export function othersShare(r) {
+  const sum = (m) => Object.values(m).reduce((x, y) => x + y, 0);
+  const ours = (sum(r.cpu) + sum(r.serverCpu) + sum(r.destServerCpu) + r.selfCpu) / (r.wall * availableParallelism());
+  return Math.max(0, r.busy - ours);
 }

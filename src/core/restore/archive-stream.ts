@@ -44,15 +44,18 @@ export function archiveToSql(opts: ArchiveToSql): (source: AsyncIterable<Buffer>
     let ended = false;
     try {
       yield* proc.stdout as Readable & AsyncIterable<Buffer>;
-      await feeding.catch(() => {});
-      if (feedError !== undefined) throw feedError;
       try {
         await proc.done;
       } catch (err) {
+        // The input failed first (damage found by the checks, a stop): that is what happened.
+        stopped = true;
+        if (feedError !== undefined) throw feedError;
         if (err instanceof AbortedError || opts.signal.aborted) throw err;
         throw new VerificationError(`${opts.label} is damaged: pg_restore cannot read it (${proc.stderrText().trim().split('\n').slice(-2).join(' | ') || (err as Error).message})`);
       }
       ended = true;
+      await feeding.catch(() => {}); // the rest of the input, for the size and sha256 checks
+      if (feedError !== undefined) throw feedError;
     } finally {
       stopped = true;
       if (!ended) {
