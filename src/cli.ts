@@ -12,13 +12,14 @@ import { scheduleCommand } from './commands/schedule.js';
 import { statusCommand } from './commands/status.js';
 import { restoreCommand } from './commands/restore.js';
 import { verifyCommand } from './commands/verify.js';
+import { drillCommand } from './commands/drill.js';
 import { AbortedError, UsageError, describeError, exitCodeFor, isKnownError, writeInternalErrorLog } from './core/errors.js';
 import { redact } from './core/secrets.js';
 import { readPath } from './core/settings/read.js';
 import { TOOL_VERSION } from './core/version.js';
 import { screenCommand, screenWanted } from './ui/entry.js';
 
-const COMMANDS: Command[] = [backupCommand, scheduleCommand, restoreCommand, listCommand, verifyCommand, pruneCommand, statusCommand, healthcheckCommand, initCommand];
+const COMMANDS: Command[] = [backupCommand, scheduleCommand, restoreCommand, listCommand, verifyCommand, drillCommand, pruneCommand, statusCommand, healthcheckCommand, initCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

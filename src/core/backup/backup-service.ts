@@ -13,7 +13,8 @@ import type { BackupSource, Destination } from '../source.js';
 import { describeServer, resolveTarget, type ConnectionSettings } from '../settings/connection.js';
 import type { BackupSettings } from '../settings/backup.js';
 import { TOOL_VERSION } from '../version.js';
-import { clusterHead, clusterTail, dumpDatabase, dumpGlobalsText, type DumpContext } from './dump-steps.js';
+import { clusterHead, clusterTail, dumpDatabase, dumpGlobalsText, type DumpContext, type DumpCounts } from './dump-steps.js';
+import type { TableRows } from './row-counts.js';
 import { dumpDatabaseArchive } from './dump-archive.js';
 import type { DumpFormat } from './names.js';
 import { FileSink, type WrittenFile } from './file-sink.js';
@@ -216,17 +217,37 @@ async function dumpPlain(ctx: DumpContext, open: OpenSink, server: ServerInfo, p
   const cluster = await open(CLUSTER_FILE);
   const globalsText = await dumpGlobalsFile(ctx, open, server, emit, files);
   await step(`writing ${CLUSTER_FILE}`, ctx.signal, () => writeMember(cluster, Buffer.from(clusterHead(globalsText), 'utf8'), ctx.level));
+  const rowsBudget = { bytes: ROWS_BUDGET_BYTES };
   for (const [index, database] of plan.clusterDatabases.entries()) {
     // template1 gets a file of its own too (not among the backup's databases): a cluster restore
     // stages every database of the cluster from its own file, template1 included.
     const ownFile = plan.databases.includes(database) || database === 'template1';
     emit({ type: 'step', step: 'database', database, index, total: plan.clusterDatabases.length, ownFile });
     const file = ownFile ? await open(databaseFileName(database)) : undefined;
-    await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabase(ctx, database, { file, cluster }));
-    if (file) files.push({ ...(await finish(file, 'database', emit)), database });
+    const counts = await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabase(ctx, database, { file, cluster }));
+    if (file) files.push({ ...(await finish(file, 'database', emit)), database, ...rowsEntry(database, counts, rowsBudget, emit) });
   }
   await step(`writing ${CLUSTER_FILE}`, ctx.signal, () => writeMember(cluster, Buffer.from(clusterTail(), 'utf8'), ctx.level));
   files.unshift(await finish(cluster, 'cluster', emit));
+}
+
+/** What the row counts of all databases may add to manifest.json (which a reader refuses above 16 MiB). */
+const ROWS_BUDGET_BYTES = 8 * 1024 * 1024;
+
+/** The manifest's `rows` of a database file; left out (with a warning) when they could not be counted. */
+function rowsEntry(database: string, counts: DumpCounts, budget: { bytes: number }, emit: (e: BackupEvent) => void): { rows?: TableRows[] } {
+  if (counts === undefined) return {};
+  let problem = 'problem' in counts ? counts.problem : undefined;
+  if ('rows' in counts) {
+    const size = counts.rows.reduce((n, r) => n + JSON.stringify(r).length + 64, 0); // with the manifest's indentation
+    if (size <= budget.bytes) {
+      budget.bytes -= size;
+      return { rows: counts.rows };
+    }
+    problem = `the counts of ${counts.rows.length} tables would make manifest.json too big`;
+  }
+  emit({ type: 'warning', message: `the rows of database ${JSON.stringify(database)} are not in the manifest (${problem}); a drill of this backup can check only that it restores` });
+  return {};
 }
 
 async function finish(sink: FileSink, kind: ManifestFile['kind'], emit: (e: BackupEvent) => void): Promise<ManifestFile> {

@@ -12,6 +12,7 @@ import type { Phase, ProgressTracker } from '../progress.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SqlRewriter, keptForServer } from '../restore/sql-rewrite.js';
+import { RowCounter, dumpEncoding, type TableRows } from './row-counts.js';
 
 const GLOBALS_LIMIT = 256 * 1024 * 1024;
 const PREAMBLE_LIMIT = 4 * 1024 * 1024;
@@ -78,24 +79,31 @@ export interface DatabaseSinks {
   cluster: FileSink;
 }
 
+/** What a database's dump recorded besides its bytes: the rows of each table (see row-counts.ts). */
+export type DumpCounts = { rows: TableRows[] } | { problem: string } | undefined;
+
 /**
  * Dumps one database with pg_dump --create. The preamble (up to the first \connect) goes to each
  * sink as its own member: unchanged into the database's file, and for template1 and postgres, which
  * exist on every server, without the CREATE DATABASE statement in the cluster file (pg_dumpall
  * does not create them either). Everything after it is compressed once and written to both.
  */
-export async function dumpDatabase(ctx: DumpContext, database: string, sinks: DatabaseSinks): Promise<void> {
+export async function dumpDatabase(ctx: DumpContext, database: string, sinks: DatabaseSinks): Promise<DumpCounts> {
   const phase = ctx.progress?.phase('dump-database', `dump-database:${database}`, `dump of database ${JSON.stringify(database)}`);
+  let counts: DumpCounts;
   try {
-    await dumpDatabaseTo(ctx, database, sinks, phase);
+    counts = await dumpDatabaseTo(ctx, database, sinks, phase);
   } catch (err) {
     phase?.failed();
     throw err;
   }
   phase?.done();
+  return counts;
 }
 
-async function dumpDatabaseTo(ctx: DumpContext, database: string, sinks: DatabaseSinks, phase: Phase | undefined): Promise<void> {
+async function dumpDatabaseTo(ctx: DumpContext, database: string, sinks: DatabaseSinks, phase: Phase | undefined): Promise<DumpCounts> {
+  // The rows of each table are counted for the database's own file (the cluster file has none).
+  let counter: RowCounter | undefined;
   const proc = startTool({
     command: ctx.tools.path('pg_dump'),
     args: ['--create', '--no-password', '--format=plain'],
@@ -105,6 +113,7 @@ async function dumpDatabaseTo(ctx: DumpContext, database: string, sinks: Databas
   });
   try {
     const split = await splitPreamble(proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    if (sinks.file) counter = new RowCounter(`the dump of database ${JSON.stringify(database)}`, dumpEncoding(split.preamble.toString('latin1')));
     const preamble = adaptPreamble(split.preamble.toString('utf8'), ctx);
     const rest = split.rest;
     const header = `--\n-- Database ${JSON.stringify(database).replace(/[\r\n]/g, ' ')} dump\n--\n\n`;
@@ -117,7 +126,7 @@ async function dumpDatabaseTo(ctx: DumpContext, database: string, sinks: Databas
     const targets = sinks.file ? [sinks.file, sinks.cluster] : [sinks.cluster];
     phase?.add(split.preamble.length);
     await gzipStream(
-      counted(adaptedForServer(rest, ctx), targets, phase),
+      counted(adaptedForServer(rest, ctx), targets, phase, counter),
       async (member) => {
         await Promise.all(targets.map((t) => t.write(member)));
       },
@@ -129,15 +138,18 @@ async function dumpDatabaseTo(ctx: DumpContext, database: string, sinks: Databas
     throw err;
   }
   await proc.done;
+  return counter?.finish();
 }
 
 /**
- * The dump's bytes on their way to gzip: counted as uncompressed bytes of each file, and reported
- * as progress with the table whose data is going by (pg_dump's "-- Data for Name:" comments).
+ * The dump's bytes on their way to gzip: counted as uncompressed bytes of each file, reported
+ * as progress with the table whose data is going by (pg_dump's "-- Data for Name:" comments), and
+ * read by the row counter (row-counts.ts) for the manifest's per-table row counts.
  */
-async function* counted(source: AsyncIterable<Buffer>, targets: FileSink[], phase: Phase | undefined): AsyncIterable<Buffer> {
+async function* counted(source: AsyncIterable<Buffer>, targets: FileSink[], phase: Phase | undefined, rows: RowCounter | undefined): AsyncIterable<Buffer> {
   for await (const chunk of source) {
     for (const t of targets) t.addRaw(chunk.length);
+    rows?.write(chunk);
     phase?.add(chunk.length, phase && tableOf(chunk));
     yield chunk;
   }

@@ -23,6 +23,13 @@ export interface ManifestFile {
   sha256: string;
   /** The uncompressed size (since 0.2; older manifests lack it): the total of a restore's progress. */
   rawBytes?: number;
+  /**
+   * Database files of plain-format backups: the rows of each table's COPY data, counted as the dump
+   * went by (per leaf table: a partitioned table's rows are under its partitions). Absent in
+   * custom-format backups (no SQL to count), in manifests written before row counts existed, and
+   * when counting failed (the backup run warned).
+   */
+  rows?: Array<{ schema: string; table: string; rows: number }>;
 }
 
 export interface Manifest {
@@ -55,6 +62,8 @@ export const MAX_FILE_BYTES = 2 ** 50;
 /** A manifest bigger than this is not one pg-backups wrote (thousands of databases fit in 1 MiB). */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 const FILE_KINDS: readonly FileKind[] = ['cluster', 'globals', 'database'];
+/** The most tables a database file's "rows" may list. */
+export const MAX_ROWS_ENTRIES = 1_000_000;
 
 export function serializeManifest(m: Manifest): string {
   return `${JSON.stringify(m, null, 2)}\n`;
@@ -146,6 +155,10 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
     if (!isCount(f.bytes, MAX_FILE_BYTES)) return `has an impossible size for ${name} (${show(f.bytes)}): a size is a whole number of bytes from 0 to ${MAX_FILE_BYTES}`;
     if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) return `has a wrong sha256 for ${name} (${show(f.sha256)}): it must be 64 hex digits`;
     if (f.rawBytes !== undefined && !isCount(f.rawBytes, Number.MAX_SAFE_INTEGER)) return `has an impossible uncompressed size for ${name} (${show(f.rawBytes)})`;
+    if (f.rows !== undefined) {
+      const problem = rowsProblem(f.rows, f.kind);
+      if (problem) return `has a wrong ${at}.rows (${name}): ${problem}`;
+    }
     if (f.kind === 'cluster' && format === 'custom') return `lists a cluster file (${name}) in a custom-format backup, which has none`;
     if (f.kind === 'cluster' && name !== storedName(CLUSTER_FILE, enc)) return `calls ${name} the cluster file; it is ${storedName(CLUSTER_FILE, enc)}`;
     if (f.kind === 'globals' && name !== storedName(GLOBALS_FILE, enc)) return `calls ${name} the globals file; it is ${storedName(GLOBALS_FILE, enc)}`;
@@ -172,6 +185,25 @@ export function manifestProblem(data: unknown, folder?: string): string | undefi
   return undefined;
 }
 
+/** Why a file's "rows" is not a list of {schema, table, rows} a backup would write, or undefined. */
+function rowsProblem(rows: unknown, kind: unknown): string | undefined {
+  if (kind !== 'database') return 'only a database file has row counts';
+  if (!Array.isArray(rows)) return `it is ${show(rows)}, not a list`;
+  if (rows.length > MAX_ROWS_ENTRIES) return `it lists ${rows.length} tables, more than ${MAX_ROWS_ENTRIES}`;
+  const seen = new Set<string>();
+  for (const [i, r] of rows.entries()) {
+    if (!isObject(r) || !isDatabaseName(r.schema) || !isDatabaseName(r.table) || !isCount(r.rows, Number.MAX_SAFE_INTEGER)) {
+      return `entry ${i} (${show(r)}) must be {"schema": name, "table": name, "rows": a whole number}`;
+    }
+    if (Object.keys(r).length !== 3) return `entry ${i} has fields other than schema, table and rows`;
+    const key = `${r.schema}\u0000${r.table}`;
+    if (seen.has(key)) return `it lists ${JSON.stringify(`${r.schema}.${r.table}`)} twice`;
+    seen.add(key);
+  }
+  return undefined;
+}
+
+/** A database, schema or table name: 1 to 63 bytes, no NUL (any other character may be in it). */
 function isDatabaseName(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && !v.includes('\0') && Buffer.byteLength(v, 'utf8') <= 63;
 }

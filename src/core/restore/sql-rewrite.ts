@@ -55,6 +55,13 @@ export interface RewriteOptions {
   maxLineBytes?: number;
   /** What the file is, for messages. */
   label?: string;
+  /**
+   * Called at the `\.` line that ends each COPY block with the COPY statement (latin1 text of its
+   * bytes) and its number of data lines (rows): a backup counts each table's rows with it.
+   */
+  onCopyData?: (statement: string, rows: number) => void;
+  /** Pass nothing on (a counter beside the real stream): the lexer runs, the output is dropped. */
+  discardOutput?: boolean;
 }
 
 /** Where a pg_dump TOC entry starts in the output (for naming the step psql failed at). */
@@ -244,6 +251,9 @@ export class SqlRewriter extends Transform {
   private inCopy = false;
   private copyLineStart = true;
   private copyHeld = '';
+  /** onCopyData: the COPY statement whose data is going by, and its data lines so far. */
+  private copyStatement = '';
+  private copyRows = 0;
   private quote: "'" | '"' | 'E' | null = null;
   private dollarTag: string | null = null;
   private blockDepth = 0;
@@ -356,6 +366,15 @@ export class SqlRewriter extends Transform {
   /** Passes COPY data through; a line that is exactly `\.` ends it. Returns the new position. */
   private copyScan(chunk: Buffer, pos: number): number {
     while (pos < chunk.length) {
+      if (this.opts.discardOutput && this.copyLineStart && this.copyHeld === '' && chunk[pos] !== 0x5c) {
+        // Counting only (no output): a line that does not start with a backslash cannot end the data.
+        const nl = chunk.indexOf(0x0a, pos);
+        this.copyLineStart = nl >= 0;
+        if (nl < 0) return chunk.length;
+        this.copyRows++;
+        pos = nl + 1;
+        continue;
+      }
       if (this.copyLineStart) {
         this.copyHeld += String.fromCharCode(chunk[pos]!);
         pos++;
@@ -365,20 +384,23 @@ export class SqlRewriter extends Transform {
           this.copyHeld = '';
           this.inCopy = false;
           this.stmtStart = true;
+          this.opts.onCopyData?.(this.copyStatement, this.copyRows);
           return pos;
         }
         if ('\\.\n'.startsWith(h) || '\\.\r\n'.startsWith(h)) continue;
         this.emitRaw(h);
         this.copyHeld = '';
         this.copyLineStart = h.endsWith('\n');
+        if (this.copyLineStart) this.copyRows++;
         continue;
       }
       const nl = chunk.indexOf(0x0a, pos);
       if (nl < 0) {
-        this.push(chunk.subarray(pos));
+        this.pass(chunk.subarray(pos));
         return chunk.length;
       }
-      this.push(chunk.subarray(pos, nl + 1));
+      this.pass(chunk.subarray(pos, nl + 1));
+      this.copyRows++;
       this.outLines++;
       this.copyLineStart = true;
       pos = nl + 1;
@@ -386,7 +408,12 @@ export class SqlRewriter extends Transform {
     return pos;
   }
 
+  private pass(bytes: Buffer): void {
+    if (!this.opts.discardOutput) this.push(bytes);
+  }
+
   private emitRaw(latin1: string): void {
+    if (this.opts.discardOutput) return;
     for (const ch of latin1) if (ch === '\n') this.outLines++;
     this.push(Buffer.from(latin1, 'latin1'));
   }
@@ -542,6 +569,8 @@ export class SqlRewriter extends Transform {
       this.inCopy = true;
       this.copyLineStart = true;
       this.copyHeld = '';
+      this.copyStatement = stmt;
+      this.copyRows = 0;
     }
   }
 

@@ -1,0 +1,64 @@
+// Row counts in the manifest (plain format): counted from the COPY data as the dump streams by,
+// equal to count(*) of every table on 13, 15, 17 and 18, whatever the data and the names hold.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { baseEnv, runCli } from './helpers/cli.js';
+import { clientBinDir, clientMajorFor } from './helpers/clients.js';
+import { startPgServer, type PgServer, type ServerMajor } from './helpers/pg-server.js';
+import { makeTempDir } from './helpers/tmp.js';
+import { HOSTILE_SCHEMA, HOSTILE_TABLE, ROW_FIXTURE_SQL, qi, tableCounts } from './helpers/row-fixture.js';
+
+function manifestCounts(rows: Array<{ schema: string; table: string; rows: number }>): Map<string, number> {
+  return new Map(rows.map((r) => [`${r.schema}.${r.table}`, r.rows]));
+}
+
+for (const major of [13, 15, 17, 18] as ServerMajor[]) {
+  describe(`row counts in the manifest, PostgreSQL ${major}`, () => {
+    let server: PgServer;
+    let dir: string;
+    beforeAll(async () => {
+      server = await startPgServer(major);
+      dir = await makeTempDir(`row-counts-${major}-`);
+      await server.query('CREATE DATABASE app');
+      await server.query(ROW_FIXTURE_SQL, 'app');
+      await server.query(`CREATE DATABASE ${qi('other "db"')}`);
+      await server.query('CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 7)', 'other "db"');
+    });
+    afterAll(async () => server?.stop());
+
+    it('equal count(*) of every table, hostile data and names included', async () => {
+      const env = baseEnv({ ...server.env(), BACKUP_DIR: join(dir, 'backups'), PG_BIN_DIR: clientBinDir(clientMajorFor(major)) });
+      const r = await runCli(['backup', '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      const { folder } = JSON.parse(r.stdout);
+      const manifest = JSON.parse(await readFile(join(dir, 'backups', folder, 'manifest.json'), 'utf8'));
+      const app = manifest.files.find((f: any) => f.database === 'app');
+      const expected = await tableCounts(server, 'app');
+      expect(expected.get(`${HOSTILE_SCHEMA}.${HOSTILE_TABLE}`)).toBe(3);
+      expect(expected.get('public.empty')).toBe(0);
+      expect(expected.get('public.texts')).toBe(12);
+      expect(expected.get('public.one')).toBe(6);
+      expect(manifestCounts(app.rows)).toEqual(expected);
+      expect(app.rows.some((x: any) => x.table === 'parts')).toBe(false); // per leaf partition
+      const other = manifest.files.find((f: any) => f.database === 'other "db"');
+      expect(manifestCounts(other.rows)).toEqual(await tableCounts(server, 'other "db"'));
+      // The cluster and globals files have none.
+      for (const f of manifest.files.filter((x: any) => x.kind !== 'database')) expect(f.rows).toBeUndefined();
+      // The manifest passes the strict check (verify reads it).
+      const v = await runCli(['verify', folder, '--json'], env);
+      expect(v.code, v.stderr).toBe(0);
+    });
+
+    if (major === 15) {
+      it('custom format: no row counts in the manifest', async () => {
+        const env = baseEnv({ ...server.env(), BACKUP_DIR: join(dir, 'custom'), BACKUP_FORMAT: 'custom', BACKUP_DATABASES: 'app', PG_BIN_DIR: clientBinDir(15) });
+        const r = await runCli(['backup', '--json'], env);
+        expect(r.code, r.stderr).toBe(0);
+        const { folder } = JSON.parse(r.stdout);
+        const manifest = JSON.parse(await readFile(join(dir, 'custom', folder, 'manifest.json'), 'utf8'));
+        for (const f of manifest.files) expect(f.rows).toBeUndefined();
+      });
+    }
+  });
+}
