@@ -3,6 +3,7 @@
 // encrypted file is decrypted on its way into gunzip. Neither side ever holds a plaintext file.
 // `age -d -i key.txt FILE` (Debian's age package) reads what this writes.
 import { Duplex, type Transform } from 'node:stream';
+import { createCipheriv, hkdfSync } from 'node:crypto';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { UsageError, messageOf } from '../errors.js';
 import { FileDamage } from '../file-check.js';
@@ -22,11 +23,16 @@ export function manifestEncryption(config: EncryptionConfig): ManifestEncryption
 /**
  * A writer that encrypts what it is given and hands the encrypted bytes, in order, to `out`.
  * `write` waits while the encryption is behind (backpressure); `end` writes the last chunk.
+ *
+ * To age keys, the header (recipient stanzas and MAC) comes from age-encryption, the payload from
+ * Node's own ChaCha20-Poly1305 (OpenSSL: several times faster than the library's JavaScript, which
+ * would otherwise cost a backup about 15 % more CPU); see nativeStream. The passphrase mode stays
+ * with the library throughout.
  */
 export async function encryptingWriter(config: EncryptionConfig, out: (data: Buffer) => Promise<void>): Promise<{ write(data: Buffer): Promise<void>; end(): Promise<void>; abort(): void }> {
+  if (config.mode === 'recipients') return nativeStream(config.recipients, out);
   const e = new Encrypter();
-  if (config.mode === 'recipients') for (const r of config.recipients) e.addRecipient(r);
-  else e.setPassphrase(config.passphrase);
+  e.setPassphrase(config.passphrase);
   const plain = new TransformStream<Uint8Array, Uint8Array>();
   const encrypted = await e.encrypt(plain.readable);
   const writer = plain.writable.getWriter();
@@ -58,6 +64,82 @@ export async function encryptingWriter(config: EncryptionConfig, out: (data: Buf
     abort() {
       writer.abort(new Error('aborted')).catch(() => {});
       reader.cancel().catch(() => {});
+    },
+  };
+}
+
+/** age's STREAM chunk: 64 KiB of plaintext, each sealed with ChaCha20-Poly1305 (16-byte tag). */
+const CHUNK = 64 * 1024;
+
+/**
+ * age-encryption.org/v1 to X25519 recipients with the payload sealed natively. The library makes
+ * the header of an empty file (its random file key wrapped for each recipient, the header MAC, the
+ * 16-byte payload nonce); a recipient of ours that wraps nothing sees the file key on its way. The
+ * payload is then age's STREAM: key = HKDF-SHA256(file key, salt = nonce, info "payload"), 64 KiB
+ * chunks, nonce = 11-byte big-endian counter + 1 byte set on the last chunk (which may be empty
+ * only when the whole file is; a full chunk is sealed as not-last only once more data follows).
+ */
+async function nativeStream(recipients: string[], out: (data: Buffer) => Promise<void>): Promise<{ write(data: Buffer): Promise<void>; end(): Promise<void>; abort(): void }> {
+  const e = new Encrypter();
+  for (const r of recipients) e.addRecipient(r);
+  let fileKey: Uint8Array | undefined;
+  e.addRecipient({ wrapFileKey: (key: Uint8Array) => ((fileKey = key.slice()), []) });
+  const empty = await e.encrypt(new Uint8Array(0)); // header, nonce, and the empty last chunk (its tag)
+  if (!fileKey || empty.length < 16 + 16) throw new Error('age-encryption did not produce a file key');
+  const head = Buffer.from(empty.subarray(0, empty.length - 16)); // without the library's payload
+  const nonce = head.subarray(head.length - 16);
+  const key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+  fileKey.fill(0);
+  const counter = Buffer.alloc(12);
+  const seal = (plain: Buffer, last: boolean): Buffer => {
+    counter[11] = last ? 1 : 0;
+    const c = createCipheriv('chacha20-poly1305', key, counter, { authTagLength: 16 });
+    const sealed = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+    for (let i = 10; i >= 0; i--) {
+      counter[i] = (counter[i]! + 1) & 0xff;
+      if (counter[i] !== 0) break;
+    }
+    return sealed;
+  };
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const take = (n: number): Buffer => {
+    const parts: Buffer[] = [];
+    let need = n;
+    while (need > 0) {
+      const first = pending[0]!;
+      if (first.length <= need) {
+        parts.push(first);
+        pending.shift();
+        need -= first.length;
+      } else {
+        parts.push(first.subarray(0, need));
+        pending[0] = first.subarray(need);
+        need = 0;
+      }
+    }
+    pendingBytes -= n;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  };
+  await out(head);
+  let ended = false;
+  return {
+    async write(data) {
+      if (ended) throw new Error('write after end');
+      if (data.length === 0) return;
+      pending.push(data); // never changed here: the caller may write the same buffer elsewhere
+      pendingBytes += data.length;
+      while (pendingBytes > CHUNK) await out(seal(take(CHUNK), false));
+    },
+    async end() {
+      ended = true;
+      await out(seal(take(pendingBytes), true));
+      key.fill(0);
+    },
+    abort() {
+      ended = true;
+      pending = [];
+      key.fill(0);
     },
   };
 }
