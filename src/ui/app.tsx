@@ -37,6 +37,7 @@ export function App(props: AppProps) {
     initialState({
       serverWhere: services.serverWhere,
       serverAddress: services.serverAddress,
+      drillWhere: services.drillWhere,
       sources: services.sources,
       columns: stdout.columns || 80,
       rows: stdout.rows || 24,

@@ -1,4 +1,4 @@
-// The long work of the screen (restore, verify, back up now), run through the core services with
+// The long work of the screen (restore, verify, back up now, drill), run through the core services with
 // the screen's AbortSignal; progress and log lines go out as they come, and the end as one plain
 // JobResult: what was done where (success), or the one-line error and what state things are in.
 import type { BackupEvent } from '../core/backup/backup-service.js';
@@ -9,6 +9,8 @@ import { redact } from '../core/secrets.js';
 import type { BackupEntry } from '../core/source.js';
 import { formatBytes, formatDuration } from './format.js';
 import type { UiServices } from './services.js';
+import type { DrillReport } from '../core/drill/drill-service.js';
+import { drillJob } from './drill-job.js';
 import { targetOf } from './state/select.js';
 import type { Job, JobResult, LogLine, RestoreChoice } from './state/types.js';
 
@@ -23,6 +25,13 @@ export interface JobContext {
   onLog(line: LogLine): void;
 }
 
+/** What a job's work gives back: its lines; a drill its report, and a failing verdict without an error thrown. */
+export interface WorkOutcome {
+  lines: string[];
+  drill?: DrillReport;
+  failure?: { error: string; exitCode: number };
+}
+
 /** What a job had already made whole when it failed or was stopped. */
 interface Done {
   /** A backup folder published on local disk (the shipping to the destinations came after it). */
@@ -34,9 +43,16 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobResult> {
   const started = now();
   const done: Done = {};
   try {
-    const lines = await work(job, ctx, done);
+    const out = await work(job, ctx, done);
     const elapsedMs = now() - started;
-    return { ok: true, stopped: false, lines: [...lines, `took ${formatDuration(elapsedMs)}`], exitCode: 0, elapsedMs };
+    const lines = [...out.lines, `took ${formatDuration(elapsedMs)}`];
+    const drill = out.drill ? { drill: out.drill } : {};
+    // Work that ran to its end with a failing verdict (a drill's differences): no error was thrown.
+    if (out.failure) {
+      ctx.onLog({ level: 'error', text: out.failure.error });
+      return { ok: false, stopped: false, error: out.failure.error, lines: [...lines, `the full log: ${ctx.logPath}`], exitCode: out.failure.exitCode, elapsedMs, ...drill };
+    }
+    return { ok: true, stopped: false, lines, exitCode: 0, elapsedMs, ...drill };
   } catch (err) {
     const elapsedMs = now() - started;
     const stopped = ctx.signal.aborted || err instanceof AbortedError || isAbort(err, ctx.signal);
@@ -57,14 +73,16 @@ function oneLine(text: string): string {
   return redact(text.split('\n')[0] ?? '');
 }
 
-async function work(job: Job, ctx: JobContext, done: Done): Promise<string[]> {
+async function work(job: Job, ctx: JobContext, done: Done): Promise<WorkOutcome> {
   switch (job.kind) {
     case 'restore':
-      return restore(job.choice, ctx);
+      return { lines: await restore(job.choice, ctx) };
     case 'verify':
-      return verify(job, ctx);
+      return { lines: await verify(job, ctx) };
     case 'backup':
-      return backup(ctx, done);
+      return { lines: await backup(ctx, done) };
+    case 'drill':
+      return drillJob(job, ctx);
   }
 }
 
@@ -128,6 +146,7 @@ function stateAfterFailure(job: Job, stopped: boolean, done: Done): string[] {
     if (p) return [`the backup ${what} while shipping: ${p.folder} is whole on local disk (${p.path}) and stays; no destination is left with an unfinished copy that looks finished`];
     return [`the backup ${what}: no unfinished folder is left looking finished`];
   }
+  if (job.kind === 'drill') return [`the drill ${what}: its scratch databases were dropped (any the drill could not drop are named in the log); no other database was touched`];
   return [`the verify ${what}: nothing was changed`];
 }
 

@@ -10,6 +10,7 @@ import { runRestore, type RestoreSummary } from '../core/restore/restore-service
 import { readBackupSettings, readPgBinDir } from '../core/settings/backup.js';
 import { describeServer, readConnection, resolveTarget, type ConnectionSettings } from '../core/settings/connection.js';
 import { readPath } from '../core/settings/read.js';
+import { UsageError } from '../core/errors.js';
 import { restoreConnection, type ServerScope } from '../core/settings/servers.js';
 import { readNotifySettings } from '../core/settings/notify.js';
 import { notifyRun } from '../core/notify/notify-run.js';
@@ -19,6 +20,8 @@ import { openBackupTargets, selectSources } from '../sources/open.js';
 import type { ArchiveTable, RestoreChoice } from './state/types.js';
 import { filesForRestore } from '../core/restore/fetch.js';
 import { readSourceToc } from '../core/restore/archive-load.js';
+import { runDrill, type DrillEvent, type DrillReport } from '../core/drill/drill-service.js';
+import { drillTarget } from '../core/settings/drill.js';
 import { archiveTables } from '../core/restore/archive-select.js';
 
 export interface UiServices {
@@ -36,6 +39,10 @@ export interface UiServices {
   restore(choice: RestoreChoice, signal: AbortSignal, onEvent: (e: RestoreEvent) => void): Promise<RestoreSummary>;
   verify(kind: SourceKind, entry: BackupEntry, signal: AbortSignal, onFile: (f: FileCheck) => void): Promise<VerifyReport>;
   backup(signal: AbortSignal, onEvent: (e: BackupEvent) => void): Promise<BackupResult>;
+  /** Where a drill's scratch databases go, for people: DRILL_TARGET's server, or the restore target's. */
+  drillWhere: string;
+  /** A restore drill of one backup folder on one copy (core/drill): every database, into scratch databases. */
+  drill(folder: string, kind: SourceKind, signal: AbortSignal, onEvent: (e: DrillEvent) => void): Promise<DrillReport>;
 }
 
 export const RESTORE_DIR_SPEC = { name: 'RESTORE_DIR', flag: 'restore-dir', what: 'a folder', example: '/restore', ifUnset: 'for the default /restore' };
@@ -50,8 +57,10 @@ export function createServices(scope: ServerScope): UiServices {
   const selected = selectSources(input);
   const all: BackupSource[] = [selected.local, ...selected.destinations];
   const pgBinDir = readPgBinDir(input);
-  const restoreDir = readPath(input, RESTORE_DIR_SPEC) ?? '/restore';
+  const restoreDirSet = readPath(input, RESTORE_DIR_SPEC);
+  const restoreDir = restoreDirSet ?? '/restore';
   const target = resolveTarget(conn);
+  const drill = drillConnection(scope, conn);
   const sourceOf = (kind: SourceKind): BackupSource => {
     const s = all.find((x) => x.kind === kind);
     if (!s) throw new Error(`no ${kind} source`);
@@ -87,6 +96,18 @@ export function createServices(scope: ServerScope): UiServices {
       const toc = await readSourceToc(sourceOf(choice.copy), entry.folder, file!, signal, `${file} of backup ${entry.folder} on ${choice.copy}`);
       return archiveTables(toc).map(({ schema, name, kind }) => ({ schema, name, kind }));
     },
+    drillWhere: drill.where,
+    drill: (folder, kind, signal, onEvent) =>
+      runDrill({
+        source: sourceOf(kind),
+        folder,
+        target: drill.conn(),
+        // As the command: a private folder inside RESTORE_DIR when it is set, else in the system temp folder.
+        ...(restoreDirSet ? { restoreDir: restoreDirSet } : {}),
+        pgBinDir,
+        signal,
+        onEvent,
+      }),
     restore: (choice, signal, onEvent) => runRestore({ request: request(choice), source: sourceOf(choice.copy), conn, pgBinDir, signal, onEvent }),
     verify: (kind, entry, signal, onFile) => verifyBackup(sourceOf(kind), entry, { signal, onFile }),
     backup(signal, onEvent) {
@@ -107,4 +128,24 @@ export function createServices(scope: ServerScope): UiServices {
       });
     },
   };
+}
+
+/**
+ * The drill's server: DRILL_TARGET, else the restore target. A wrong DRILL_TARGET does not keep the
+ * screen from opening for a restore: the screen says what is wrong, and a drill stops with it (exit 2).
+ */
+function drillConnection(scope: ServerScope, conn: ConnectionSettings): { where: string; conn: () => ConnectionSettings } {
+  try {
+    const target = drillTarget(scope.input, () => conn);
+    const where = target === conn ? describeServer(conn) : `${describeServer(target)} (DRILL_TARGET)`;
+    return { where, conn: () => target };
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    return {
+      where: `nowhere: ${err.message}`,
+      conn: () => {
+        throw err;
+      },
+    };
+  }
 }

@@ -1,7 +1,7 @@
 // One backup: its manifest, files and databases, which copy is read, and what can be done with it.
 import { Box } from 'ink';
 import { fit, formatAge, formatBytes, oneLine } from '../format.js';
-import { backupActions, copiesByNearness, copyOf, findRow, listWindow, matchingNames, type BackupAction } from '../state/select.js';
+import { backupActions, copiesByNearness, copyOf, drillWhere, findRow, listWindow, matchingNames, type BackupAction } from '../state/select.js';
 import type { BackupRow, Screen, State } from '../state/types.js';
 import { Tone } from './tone.js';
 
@@ -10,6 +10,7 @@ export const ACTION_TEXT: Record<BackupAction, string> = {
   cluster: 'Restore the whole cluster (onto a fresh server)',
   globals: 'Restore the globals only (roles, tablespaces)',
   verify: 'Verify this copy now (reads every file)',
+  drill: "Drill: restore it into scratch databases and check every table's row count",
 };
 
 /** The manifest in two lines: when, and made of what. */
@@ -28,8 +29,10 @@ export function BackupScreen(props: { state: State; screen: Extract<Screen, { na
   const copies = copiesByNearness(row);
   const files = copy.entry.manifest?.files ?? copy.entry.files;
   const actions = backupActions(row);
-  // Lines other than the files: 5 head lines, the files header, databases, actions header + actions.
-  const fileLines = Math.max(1, props.height - 5 - 1 - 1 - 1 - Math.max(1, actions.length));
+  // Lines other than the files: 5 head lines, the files header, databases, actions header + actions
+  // (and where a drill's scratch databases go).
+  const drillLine = actions.includes('drill') ? 1 : 0;
+  const fileLines = Math.max(1, props.height - 5 - 1 - 1 - 1 - Math.max(1, actions.length) - drillLine);
   const shown = files.slice(0, files.length > fileLines ? fileLines - 1 : fileLines);
   return (
     <Box flexDirection="column">
@@ -55,6 +58,7 @@ export function BackupScreen(props: { state: State; screen: Extract<Screen, { na
       {actions.map((a, i) => (
         <Tone key={a} inverse={i === screen.cursor}>{`${i === screen.cursor ? '>' : ' '} ${ACTION_TEXT[a]}`}</Tone>
       ))}
+      {drillLine ? <Tone tone="dim">{fit(`  (d) into scratch databases on ${drillWhere(state)}; dropped after`, columns)}</Tone> : null}
     </Box>
   );
 }

@@ -3,7 +3,7 @@ import { Box } from 'ink';
 import { fit, oneLine } from '../format.js';
 import { keyHints } from '../state/keys.js';
 import { current, targetOf } from '../state/select.js';
-import type { Screen, State } from '../state/types.js';
+import type { Job, Screen, State } from '../state/types.js';
 import { BackupScreen, PickDatabaseScreen } from './backup-screen.js';
 import { BackupsScreen } from './backups-screen.js';
 import { bodyRows, Frame } from './frame.js';
@@ -12,6 +12,8 @@ import { SetupScreen } from './setup-screen.js';
 import { PickTablesScreen } from './pick-tables-screen.js';
 import { Tone } from './tone.js';
 import { ResultScreen, WorkScreen } from './work-screen.js';
+
+const WORKING: Record<Job['kind'], string> = { restore: 'restoring', backup: 'backing up', verify: 'verifying', drill: 'drilling' };
 
 /** Where the operator is, for the title line. */
 export function breadcrumb(stack: Screen[]): string[] {
@@ -30,7 +32,7 @@ export function breadcrumb(stack: Screen[]): string[] {
       case 'plan':
         return s.choice.type === 'database' ? `plan (into ${JSON.stringify(oneLine(targetOf(s.choice) ?? ''))})` : `plan (${s.choice.type})`;
       case 'work':
-        return s.job.kind === 'restore' ? 'restoring' : s.job.kind === 'backup' ? 'backing up' : 'verifying';
+        return WORKING[s.job.kind];
       case 'result':
         return 'result';
     }
@@ -46,6 +48,7 @@ export const HELP_LINES = [
   'Backups     / filter (folder, database, status, source) · b back up now',
   '            r list the sources again',
   'A backup    restore one database, the cluster or the globals · v verify it',
+  '            d drill: restore into scratch databases, check every row count',
   '            c read another copy (default: nearest: local, remote, then S3)',
   'Setup       n restore as <name>_restored (a test restore) · e type a name',
   '            o the original name (replaces the database if it exists)',
@@ -54,7 +57,6 @@ export const HELP_LINES = [
   '            asks for the server host:port; a new name needs only Enter',
   'Work        Esc or Ctrl-C asks "stop?": y stops and cleans up (staging',
   '            databases dropped, the target as it was); Ctrl-C again: at once',
-  '',
   'Every session writes its full log under RESTORE_DIR; a summary stays on exit.',
 ];
 

@@ -3,8 +3,9 @@
 import { Box } from 'ink';
 import type { Progress } from '../../core/progress.js';
 import { bar, fit, formatBytes, formatDuration, oneLine } from '../format.js';
-import type { Screen, State } from '../state/types.js';
+import type { Job, Screen, State } from '../state/types.js';
 import { Tone } from './tone.js';
+import { DrillResult } from './drill-result.js';
 
 export function phaseFigures(p: Progress): string {
   const parts: string[] = [];
@@ -39,6 +40,14 @@ function PhaseView(props: { p: Progress; columns: number }) {
   );
 }
 
+/** What a stop leaves, said under the stop question. */
+const STOP_NOTE: Record<Job['kind'], string> = {
+  restore: '(the staging database is dropped; the target stays as it was)',
+  backup: '(nothing half-done is kept)',
+  verify: '(nothing half-done is kept)',
+  drill: '(its scratch databases are dropped; no other database is touched)',
+};
+
 export function WorkScreen(props: { state: State; screen: Extract<Screen, { name: 'work' }>; height: number }) {
   const { state, screen } = props;
   const { columns } = state;
@@ -52,7 +61,7 @@ export function WorkScreen(props: { state: State; screen: Extract<Screen, { name
   const endedRoom = Math.max(0, phaseRoom - runningShown.length * 2 - (ended.length > 0 ? 1 : 0));
   const endedShown = ended.slice(Math.max(0, ended.length - endedRoom));
   const hiddenEnded = ended.length - endedShown.length;
-  const what = screen.job.kind === 'restore' ? 'restore' : screen.job.kind === 'backup' ? 'backup' : 'verify';
+  const what = screen.job.kind;
   return (
     <Box flexDirection="column">
       <Tone bold>{fit(`${screen.job.title} · elapsed ${formatDuration(state.now - screen.startedAt)}`, columns)}</Tone>
@@ -68,7 +77,7 @@ export function WorkScreen(props: { state: State; screen: Extract<Screen, { name
       {screen.ask === 'stop' ? (
         <Box flexDirection="column">
           <Tone tone="warn" bold>{fit(`Stop the ${what}? y: stop now · n: go on · Ctrl-C again: stop at once`, columns)}</Tone>
-          <Tone tone="warn">{fit(what === 'restore' ? '(the staging database is dropped; the target stays as it was)' : '(nothing half-done is kept)', columns)}</Tone>
+          <Tone tone="warn">{fit(STOP_NOTE[what], columns)}</Tone>
         </Box>
       ) : screen.ask === 'quit' ? (
         <Box flexDirection="column">
@@ -77,7 +86,7 @@ export function WorkScreen(props: { state: State; screen: Extract<Screen, { name
         </Box>
       ) : screen.stopping ? (
         <Box flexDirection="column">
-          <Tone tone="warn" bold>{fit(`Stopping: ending psql and the other child processes, dropping staging databases...`, columns)}</Tone>
+          <Tone tone="warn" bold>{fit(what === 'drill' ? 'Stopping: ending psql and its child processes, dropping the scratch databases...' : `Stopping: ending psql and the other child processes, dropping staging databases...`, columns)}</Tone>
           <Tone tone="warn">{screen.exitAfter ? 'pg-backups leaves when this is done' : 'the result follows when this is done'}</Tone>
         </Box>
       ) : null}
@@ -94,6 +103,7 @@ export function WorkScreen(props: { state: State; screen: Extract<Screen, { name
 export function ResultScreen(props: { state: State; screen: Extract<Screen, { name: 'result' }> }) {
   const { state, screen } = props;
   const r = screen.result;
+  if (r.drill) return <DrillResult state={state} screen={screen} report={r.drill} />;
   const head = r.ok ? `Done: ${screen.job.title}` : r.stopped ? `STOPPED: ${screen.job.title}` : `FAILED: ${screen.job.title}`;
   return (
     <Box flexDirection="column">

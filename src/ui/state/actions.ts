@@ -42,6 +42,8 @@ export type Action =
   | { type: 'toggle' }
   | { type: 'backup-now' }
   | { type: 'verify' }
+  /** A backup's screen: restore it into scratch databases and check every table's row count. */
+  | { type: 'drill' }
   | { type: 'interrupt' }
   | { type: 'answer'; yes: boolean }
   /** A signal from outside (SIGTERM, SIGINT not from the keyboard): stop the work and leave. */

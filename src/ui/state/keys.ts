@@ -1,7 +1,7 @@
 // Keys to actions, per screen: one place that says what every key does, unit-tested without a
 // terminal. The footer of each screen (keyHints) is written from the same facts.
 import type { Action } from './actions.js';
-import { confirmationText, current, isArchiveChoice } from './select.js';
+import { canDrill, confirmationText, current, findRow, isArchiveChoice } from './select.js';
 import type { Screen, State } from './types.js';
 
 /** The part of Ink's Key this needs (plain, so that tests can build it). */
@@ -87,6 +87,7 @@ export function keyAction(state: State, input: string, key: KeyPress): Action | 
     case 'backup':
       if (input === 'c') return { type: 'next-copy' };
       if (input === 'v') return { type: 'verify' };
+      if (input === 'd') return { type: 'drill' };
       return undefined;
     case 'setup':
       if (input === 'n') return { type: 'target', how: 'restored' };
@@ -107,8 +108,12 @@ export function keyHints(state: State): string {
     case 'backups':
       if (screen.list.filtering) return 'type to filter · Enter keep · Esc clear · ↑↓ move';
       return '↑↓/jk move · Enter open · / filter · b back up now · r reload · ? help · q quit';
-    case 'backup':
+    case 'backup': {
+      const row = findRow(state, screen.folder);
+      // "? help" is on the title line too: room for the drill's key in 80 columns.
+      if (row && canDrill(row)) return '↑↓ choose · Enter do it · v verify · d drill · c other copy · Esc back · q quit';
       return '↑↓ choose · Enter do it · v verify · c other copy · Esc back · ? help · q quit';
+    }
     case 'pick-db':
       if (screen.list.filtering) return 'type to filter · Enter keep · Esc clear · ↑↓ move';
       return '↑↓/jk move · Enter choose · / filter · Esc back · ? help · q quit';

@@ -8,6 +8,7 @@ import {
   confirmationText,
   copiesByNearness,
   current,
+  drillWhere,
   findRow,
   isArchiveChoice,
   matchingNames,
@@ -26,6 +27,8 @@ export interface InitialOptions {
   columns: number;
   rows: number;
   now: number;
+  /** Where a drill's scratch databases go, for people (UiServices.drillWhere); absent: the target server. */
+  drillWhere?: string;
 }
 
 const LOG_LINES = 200;
@@ -33,6 +36,7 @@ const LOG_LINES = 200;
 export function initialState(opts: InitialOptions): State {
   return {
     server: { where: opts.serverWhere, address: opts.serverAddress, state: 'loading' },
+    ...(opts.drillWhere ? { drillWhere: opts.drillWhere } : {}),
     sources: opts.sources.map((s) => ({ ...s, state: 'loading' })),
     loadId: 1,
     stack: [{ name: 'backups', list: { cursor: 0, filter: '', filtering: false } }],
@@ -253,10 +257,14 @@ function onKey(state: State, screen: Screen, action: Action): State {
         }
         case 'verify':
           return startJob(state, { kind: 'verify', title: `verify of ${row.folder} (${screen.copy})`, folder: row.folder, copy: screen.copy });
+        case 'drill':
+          // No plan, no confirmation: a drill creates its own scratch databases and touches nothing else.
+          if (!actions.includes('drill')) return state;
+          return startJob(state, { kind: 'drill', title: `drill of ${row.folder} (${screen.copy}) on ${drillWhere(state)}`, folder: row.folder, copy: screen.copy });
         case 'enter': {
           const chosen = actions[screen.cursor];
           if (chosen === 'database') return push(state, { name: 'pick-db', folder: row.folder, copy: screen.copy, list: { cursor: 0, filter: '', filtering: false } });
-          if (chosen === 'verify') return onKey(state, screen, { type: 'verify' });
+          if (chosen === 'verify' || chosen === 'drill') return onKey(state, screen, { type: chosen });
           if (chosen === 'cluster' || chosen === 'globals') {
             return planScreen(state, { folder: row.folder, copy: screen.copy, type: chosen, overwrite: false });
           }

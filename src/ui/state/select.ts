@@ -109,12 +109,23 @@ export function workRunning(state: State): boolean {
 }
 
 /** The actions of a backup's screen, in the order shown. */
-export type BackupAction = 'database' | 'cluster' | 'globals' | 'verify';
+export type BackupAction = 'database' | 'cluster' | 'globals' | 'verify' | 'drill';
 
 export function backupActions(row: BackupRow): BackupAction[] {
   if (row.status === 'foreign') return [];
   const actions: BackupAction[] = [];
   if (row.databases.length > 0) actions.push('database');
   actions.push('cluster', 'globals', 'verify');
+  // A drill checks against the manifest: a finished backup made by pg-backups, with a database in it.
+  if (canDrill(row)) actions.push('drill');
   return actions;
+}
+
+/** The server a drill's scratch databases go to, for people. */
+export function drillWhere(state: Pick<State, 'server' | 'drillWhere'>): string {
+  return state.drillWhere ?? state.server.where;
+}
+
+export function canDrill(row: BackupRow): boolean {
+  return row.status === 'finished' && row.databases.length > 0 && row.copies.some((c) => c.entry.manifest);
 }

@@ -1,6 +1,7 @@
 // The state of a terminal session as plain data: what the screens show and what the keys change.
 // Nothing here holds a connection, a source object or a promise: the app (src/ui/app.tsx) turns
 // state into work through the core services, and work back into actions.
+import type { DrillReport } from '../../core/drill/drill-service.js';
 import type { Progress } from '../../core/progress.js';
 import type { RestorePlan } from '../../core/restore/plan.js';
 import type { RestoreType } from '../../core/restore/model.js';
@@ -79,7 +80,8 @@ export interface ArchiveTable extends TableName {
 export type Job =
   | { id: number; kind: 'restore'; title: string; choice: RestoreChoice }
   | { id: number; kind: 'verify'; title: string; folder: string; copy: SourceKind }
-  | { id: number; kind: 'backup'; title: string };
+  | { id: number; kind: 'backup'; title: string }
+  | { id: number; kind: 'drill'; title: string; folder: string; copy: SourceKind };
 
 export interface JobResult {
   ok: boolean;
@@ -90,6 +92,8 @@ export interface JobResult {
   error?: string;
   exitCode: number;
   elapsedMs: number;
+  /** A drill's report (per database: restore time, size, tables checked, differences), for its table. */
+  drill?: DrillReport;
 }
 
 /** A log line of the running job (also written to the session log by the app). */
@@ -141,6 +145,8 @@ export type Screen =
 
 export interface State {
   server: ServerView;
+  /** Where a drill's scratch databases go (DRILL_TARGET, else the target server), for people; absent: the target server. */
+  drillWhere?: string;
   sources: SourceView[];
   /** Bumped by reload: the app lists every source again. */
   loadId: number;
