@@ -2,6 +2,7 @@
 // rows (valid gzip, manifest checksum fixed) reports the table and the difference with exit 3; a
 // SIGTERM in the middle of a restore leaves nothing behind, and a later drill clears a marked
 // leftover (never an unmarked one); a drill onto a separate DRILL_TARGET of a newer major passes.
+import { readDrills, readHistory } from '../src/core/history/state-file.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { cp, readFile, writeFile } from 'node:fs/promises';
@@ -58,6 +59,10 @@ describe('pg-backups drill', () => {
     expect(report.databases[0].tablesChecked).toBe(expected.size);
     expect(await drillDatabases(server)).toEqual([]);
     expect(r.stderr).toMatch(/dropped the scratch database/);
+    // Recorded in BACKUP_DIR's run history, beside the backup runs.
+    const drills = await readDrills(good.backupDir);
+    expect(drills.at(-1)).toMatchObject({ trigger: 'drill', outcome: 'passed', folder: good.folder, databases: 2, tablesChecked: report.databases[0].tablesChecked + report.databases[1].tablesChecked, differences: 0 });
+    expect(await readHistory(good.backupDir)).not.toHaveLength(0);
   });
 
   it('a backup altered to drop rows: the table and the difference, exit 3, nothing left', async () => {

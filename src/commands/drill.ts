@@ -1,4 +1,7 @@
 import { runDrill, type DrillDatabaseResult } from '../core/drill/drill-service.js';
+import { drillRecord, saveDrill } from '../core/drill/drill-record.js';
+import { readLocal } from '../core/settings/backup.js';
+import { messageOf } from '../core/errors.js';
 import { setDecryptionKeys } from '../core/encryption/age-stream.js';
 import { readPgBinDir } from '../core/settings/backup.js';
 import { drillTarget, readDrillSettings } from '../core/settings/drill.js';
@@ -103,6 +106,8 @@ Exit codes:
         else if (e.event.bytes === 0) ctx.out.log(`downloading ${e.event.file} (${formatBytes(e.event.totalBytes)})`);
       },
     });
+    // Into the run history of BACKUP_DIR (status shows the last drill); its failure changes nothing.
+    await saveDrill(readLocal(scope.input).backupDir, drillRecord(report, 'drill')).catch((err) => ctx.out.warn(`the drill could not be recorded in the run history: ${messageOf(err)}`));
     ctx.out.printJson({ ...(scope.name ? { server: scope.name } : {}), ...report });
     for (const r of report.databases) ctx.out.print(resultLine(r));
     ctx.out.print(`drill of ${report.folder} (${report.source}) on ${report.target}: ${report.ok ? 'passed' : 'FAILED'}`);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateHealth, formatDuration } from '../../src/core/history/health.js';
 import type { RunRecord } from '../../src/core/history/run-record.js';
-import { appendRun, MAX_RUNS, readHistory, STATE_FILE } from '../../src/core/history/state-file.js';
+import { appendDrill, appendRun, MAX_RUNS, readDrills, readHistory, STATE_FILE } from '../../src/core/history/state-file.js';
 import { longestInterval, nextRuns } from '../../src/core/schedule/cron-schedule.js';
 import { readMaxAge } from '../../src/core/settings/schedule.js';
 import { registerSecret } from '../../src/core/secrets.js';
@@ -36,6 +36,24 @@ describe('run history state file', () => {
     await expect(readHistory(dir)).rejects.toThrow(/run history .* is damaged/);
     await appendRun(dir, run(300));
     expect(await readHistory(dir)).toHaveLength(1);
+  });
+
+  it('keeps drills beside the runs: appending one kind never drops the other; an old file has none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hist-'));
+    await appendRun(dir, run(1));
+    expect(await readDrills(dir)).toEqual([]);
+    const drill = { trigger: 'drill' as const, outcome: 'differences' as const, startedAt: run(2).startedAt, finishedAt: run(3).startedAt, folder: '20260101_000000', databases: 2, tablesChecked: 7, differences: 1, error: 'public.orders: recorded 500 rows, restored 493 (hunter2-secret)' };
+    registerSecret('hunter2-secret');
+    await appendDrill(dir, drill);
+    await appendRun(dir, run(4));
+    expect(await readHistory(dir)).toHaveLength(2);
+    const drills = await readDrills(dir);
+    expect(drills).toHaveLength(1);
+    expect(drills[0]).toMatchObject({ outcome: 'differences', tablesChecked: 7, differences: 1 });
+    expect(await readFile(join(dir, STATE_FILE), 'utf8')).not.toContain('hunter2-secret');
+    for (let i = 0; i < MAX_RUNS + 3; i++) await appendDrill(dir, { ...drill, outcome: 'passed', differences: 0 });
+    expect(await readDrills(dir)).toHaveLength(MAX_RUNS);
+    expect(await readHistory(dir)).toHaveLength(2);
   });
 });
 

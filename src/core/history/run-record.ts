@@ -29,8 +29,24 @@ export interface RunRecord {
   error?: string;
 }
 
-/** The state file: the newest runs, oldest first. */
+/** One drill (pg-backups drill, the screen's, or DRILL_SCHEDULE's) as the history keeps it. */
+export interface DrillRecord {
+  trigger: 'drill' | 'screen' | 'schedule';
+  /** passed: restored with every count equal; differences/damaged: exit 3; failed: exit 1; stopped: by a signal. */
+  outcome: 'passed' | 'differences' | 'damaged' | 'failed' | 'stopped';
+  startedAt: string;
+  finishedAt: string;
+  folder?: string;
+  databases: number;
+  tablesChecked: number;
+  differences: number;
+  /** The first error line (redacted), when it did not pass. */
+  error?: string;
+}
+
+/** The state file: the newest runs and drills, oldest first (`drills` since issue 12; absent before). */
 export interface RunHistory {
   format: 1;
   runs: RunRecord[];
+  drills?: DrillRecord[];
 }

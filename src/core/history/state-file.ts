@@ -6,7 +6,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExternalError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
-import type { RunHistory, RunRecord } from './run-record.js';
+import type { DrillRecord, RunHistory, RunRecord } from './run-record.js';
 
 export const STATE_FILE = '.pg-backups-state.json';
 export const MAX_RUNS = 100;
@@ -17,28 +17,53 @@ export function statePath(backupDir: string): string {
 
 /** The recorded runs, oldest first; none when there is no state file yet. A damaged file is an error. */
 export async function readHistory(backupDir: string): Promise<RunRecord[]> {
+  return (await readState(backupDir)).runs;
+}
+
+/** The recorded drills, oldest first. */
+export async function readDrills(backupDir: string): Promise<DrillRecord[]> {
+  return (await readState(backupDir)).drills;
+}
+
+async function readState(backupDir: string): Promise<{ runs: RunRecord[]; drills: DrillRecord[] }> {
   const path = statePath(backupDir);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], drills: [] };
     throw new ExternalError(`cannot read the run history ${path}: ${messageOf(err)}`);
   }
   try {
     const parsed = JSON.parse(text) as Partial<RunHistory>;
     if (!Array.isArray(parsed.runs)) throw new Error('no list of runs');
-    return parsed.runs.filter((r): r is RunRecord => typeof r === 'object' && r !== null && typeof r.startedAt === 'string' && typeof r.outcome === 'string');
+    const isRecord = (r: unknown): r is { startedAt: string; outcome: string } =>
+      typeof r === 'object' && r !== null && typeof (r as { startedAt?: unknown }).startedAt === 'string' && typeof (r as { outcome?: unknown }).outcome === 'string';
+    return {
+      runs: parsed.runs.filter((r): r is RunRecord => isRecord(r)),
+      drills: Array.isArray(parsed.drills) ? parsed.drills.filter((d): d is DrillRecord => isRecord(d)) : [],
+    };
   } catch (err) {
     throw new ExternalError(`the run history ${path} is damaged (${messageOf(err)}); delete it to start a new one`);
   }
 }
 
-/** Appends a run, keeping the newest MAX_RUNS. A damaged history is replaced by a new one. */
+/** Appends a run, keeping the newest MAX_RUNS (and the drills). A damaged history is replaced by a new one. */
 export async function appendRun(backupDir: string, run: RunRecord): Promise<void> {
-  const runs = await readHistory(backupDir).catch(() => [] as RunRecord[]);
-  runs.push(scrub(run));
-  const history: RunHistory = { format: 1, runs: runs.slice(-MAX_RUNS) };
+  const state = await readState(backupDir).catch(() => ({ runs: [] as RunRecord[], drills: [] as DrillRecord[] }));
+  state.runs.push(scrub(run));
+  await writeState(backupDir, state);
+}
+
+/** Appends a drill, keeping the newest MAX_RUNS drills (and the runs). */
+export async function appendDrill(backupDir: string, drill: DrillRecord): Promise<void> {
+  const state = await readState(backupDir).catch(() => ({ runs: [] as RunRecord[], drills: [] as DrillRecord[] }));
+  state.drills.push(drill.error !== undefined ? { ...drill, error: redact(drill.error) } : drill);
+  await writeState(backupDir, state);
+}
+
+async function writeState(backupDir: string, state: { runs: RunRecord[]; drills: DrillRecord[] }): Promise<void> {
+  const history: RunHistory = { format: 1, runs: state.runs.slice(-MAX_RUNS), ...(state.drills.length > 0 ? { drills: state.drills.slice(-MAX_RUNS) } : {}) };
   const path = statePath(backupDir);
   const temp = join(backupDir, `${STATE_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
