@@ -63,6 +63,8 @@ describe('pg-backups drill', () => {
     const drills = await readDrills(good.backupDir);
     expect(drills.at(-1)).toMatchObject({ trigger: 'drill', outcome: 'passed', folder: good.folder, databases: 2, tablesChecked: report.databases[0].tablesChecked + report.databases[1].tablesChecked, differences: 0 });
     expect(await readHistory(good.backupDir)).not.toHaveLength(0);
+    const status = await runCli(['status'], env({ BACKUP_DIR: good.backupDir }));
+    expect(status.stdout).toMatch(/last drill: passed \(started .*, backup \d{8}_\d{6}: 2 database\(s\), \d+ table\(s\) checked\)/);
   });
 
   it('a backup altered to drop rows: the table and the difference, exit 3, nothing left', async () => {

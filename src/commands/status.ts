@@ -38,7 +38,7 @@ ${EXIT_CODES_HELP}
     const { snapshot, named } = await readHistorySnapshot(ctx);
     if (!named) {
       const report = onlyReport(snapshot);
-      ctx.out.printJson({ ok: true, backupDir: report.backupDir, next: report.next?.toISOString() ?? null, health: healthJson(report), running: runningJson(report), runs: report.runs });
+      ctx.out.printJson({ ok: true, backupDir: report.backupDir, next: report.next?.toISOString() ?? null, health: healthJson(report), running: runningJson(report), runs: report.runs, drills: report.drills });
       printReport(ctx, report, '');
       return 0;
     }
@@ -63,7 +63,7 @@ ${EXIT_CODES_HELP}
 function serverJson(t: TargetStatus) {
   const base = { server: t.target.name, backupDir: t.target.backupDir };
   if (!t.report) return { ...base, health: { healthy: false, reason: t.reason }, running: null, runs: [], error: t.error };
-  return { ...base, health: healthJson(t.report), running: runningJson(t.report), runs: t.report.runs };
+  return { ...base, health: healthJson(t.report), running: runningJson(t.report), runs: t.report.runs, drills: t.report.drills };
 }
 
 /** One server's runs, the run going now, the next run and its verdict; `prefix` names one of several. */
@@ -74,6 +74,11 @@ function printReport(ctx: CommandContext, report: HistoryReport, prefix: string)
     const rows = [['STARTED', 'TOOK', 'TRIGGER', 'OUTCOME', 'FOLDER', 'SIZE', 'DESTINATIONS', 'ERROR']];
     for (const r of report.runs.slice(0, SHOWN)) rows.push(runRow(r));
     for (const line of table(rows)) ctx.out.print(line);
+  }
+  const drill = report.drills[0];
+  if (drill) {
+    const what = `${drill.databases} database(s), ${drill.tablesChecked} table(s) checked${drill.differences > 0 ? `, ${drill.differences} difference(s)` : ''}`;
+    ctx.out.print(`${prefix}last drill: ${drill.outcome} (started ${drill.startedAt.replace(/\.\d+Z$/, 'Z')}, backup ${drill.folder ?? '-'}: ${what})${drill.error ? `: ${drill.error.replace(/[\x00-\x1f\x7f]/g, ' ')}` : ''}`);
   }
   if (report.running) ctx.out.print(`${prefix}running since ${formatRunTime(report.running.since, report.timezone)} (pid ${report.running.pid} on ${report.running.host}): a backup run is going now`);
   ctx.out.print(`${prefix}next run: ${report.next ? formatRunTime(report.next, report.timezone) : 'none scheduled (BACKUP_SCHEDULE is not set)'}`);

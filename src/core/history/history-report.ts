@@ -4,14 +4,16 @@ import { stat } from 'node:fs/promises';
 import { longestInterval, nextRuns, type CronSchedule } from '../schedule/cron-schedule.js';
 import type { BackupEntry, BackupSource } from '../source.js';
 import { DEFAULT_MAX_AGE_MS, evaluateHealth, type Health } from './health.js';
-import type { RunRecord } from './run-record.js';
+import type { DrillRecord, RunRecord } from './run-record.js';
 import { readRunning, type RunningRun } from './running.js';
-import { readHistory } from './state-file.js';
+import { readDrills, readHistory } from './state-file.js';
 
 export interface HistoryReport {
   backupDir: string;
   /** Newest first. */
   runs: RunRecord[];
+  /** The recorded drills (pg-backups drill), newest first. */
+  drills: DrillRecord[];
   next?: Date;
   /** The zone of BACKUP_SCHEDULE (TZ), for showing the next run. */
   timezone?: string;
@@ -32,12 +34,13 @@ export async function historyReport(opts: { backupDir: string; local: BackupSour
   const next = schedule ? nextRuns(schedule, 1, now)[0] : undefined;
   const dirThere = await stat(backupDir).then((s) => s.isDirectory(), () => false);
   const runs = dirThere ? await readHistory(backupDir) : [];
+  const drills = dirThere ? await readDrills(backupDir) : [];
   const running = dirThere ? await readRunning(backupDir) : undefined;
   const entries: BackupEntry[] = dirThere ? await opts.local.list() : [];
   const health = dirThere
     ? evaluateHealth({ runs, entries, maxAgeMs, now })
     : { healthy: false, reason: `BACKUP_DIR ${backupDir} does not exist (no backup was ever made there)` };
-  return { backupDir, runs: [...runs].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health, ...(running ? { running } : {}) };
+  return { backupDir, runs: [...runs].reverse(), drills: [...drills].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health, ...(running ? { running } : {}) };
 }
 
 /** The health verdict as JSON, shared by `status --json`, `healthcheck --json` and the HTTP status endpoint. */
