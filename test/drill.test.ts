@@ -63,6 +63,9 @@ describe('pg-backups drill', () => {
     const drills = await readDrills(good.backupDir);
     expect(drills.at(-1)).toMatchObject({ trigger: 'drill', outcome: 'passed', folder: good.folder, databases: 2, tablesChecked: report.databases[0].tablesChecked + report.databases[1].tablesChecked, differences: 0 });
     expect(await readHistory(good.backupDir)).not.toHaveLength(0);
+    const healthy = await runCli(['healthcheck'], env({ BACKUP_DIR: good.backupDir, DRILL_MAX_AGE: '1h' }));
+    expect(healthy.code, healthy.stdout + healthy.stderr).toBe(0);
+    expect(healthy.stdout).toMatch(/the newest drill passed \d+s ago \(DRILL_MAX_AGE 1h 0s\)|the newest drill passed \d+s ago \(DRILL_MAX_AGE 1h\)/);
     const status = await runCli(['status'], env({ BACKUP_DIR: good.backupDir }));
     expect(status.stdout).toMatch(/last drill: passed \(started .*, backup \d{8}_\d{6}: 2 database\(s\), \d+ table\(s\) checked\)/);
   });
@@ -97,6 +100,12 @@ describe('pg-backups drill', () => {
       differences: [{ schema: 'public', table: 'orders', expected: 500, found: 493 }],
     });
     expect(r.stderr).toMatch(/"public\.orders": the backup recorded 500 rows, the restored table has 493/);
+    // With drills judged (DRILL_MAX_AGE), the health fails on the differing drill, naming it.
+    const health = await runCli(['healthcheck'], env({ BACKUP_DIR: backupDir, DRILL_MAX_AGE: '1h' }));
+    expect(health.code, health.stdout + health.stderr).toBe(1);
+    expect(health.stdout + health.stderr).toMatch(/the last drill \(started .*\) found row counts that differ: "shop" public\.orders: recorded 500, found 493/);
+    const unjudged = await runCli(['healthcheck'], env({ BACKUP_DIR: backupDir }));
+    expect(unjudged.code, unjudged.stdout + unjudged.stderr).toBe(0);
     expect(await drillDatabases(server)).toEqual([]);
   });
 

@@ -2,13 +2,16 @@
 // server needed): the newest good backup is younger than the limit, and the last run did not fail.
 import type { BackupEntry } from '../source.js';
 import { newestGoodBackup } from '../retention.js';
-import type { RunRecord } from './run-record.js';
+import type { DrillRecord, RunRecord } from './run-record.js';
 
 /** Without BACKUP_SCHEDULE: a daily backup may be a little late before it counts as missing. */
 export const DEFAULT_MAX_AGE_MS = 25 * 3600 * 1000;
 
 export interface HealthInput {
   runs: RunRecord[];
+  /** Drills, oldest first, and how old the newest passed one may be (DRILL_MAX_AGE; unset: drills are not judged). */
+  drills?: DrillRecord[];
+  drillMaxAgeMs?: number;
   /** The backups listed in BACKUP_DIR. */
   entries: BackupEntry[];
   maxAgeMs: number;
@@ -25,6 +28,22 @@ export interface Health {
 }
 
 export function evaluateHealth(input: HealthInput): Health {
+  const backups = evaluateBackups(input);
+  if (!backups.healthy || input.drillMaxAgeMs === undefined) return backups;
+  const drills = input.drills ?? [];
+  const last = [...drills].reverse().find((d) => d.outcome !== 'stopped');
+  if (last && last.outcome !== 'passed') {
+    return { ...backups, healthy: false, reason: `the last drill (started ${last.startedAt}) ${last.outcome === 'differences' ? 'found row counts that differ' : last.outcome === 'damaged' ? 'found a damaged backup' : 'failed'}: ${last.error ?? 'no reason recorded'}` };
+  }
+  const passed = [...drills].reverse().find((d) => d.outcome === 'passed');
+  const limit = `DRILL_MAX_AGE ${formatDuration(input.drillMaxAgeMs)}`;
+  if (!passed) return { ...backups, healthy: false, reason: `no drill has passed yet (${limit})` };
+  const age = Math.max(0, input.now.getTime() - Date.parse(passed.finishedAt));
+  if (age > input.drillMaxAgeMs) return { ...backups, healthy: false, reason: `the newest passed drill ended ${formatDuration(age)} ago, longer than ${limit}` };
+  return { ...backups, reason: `${backups.reason}; the newest drill passed ${formatDuration(age)} ago (${limit})` };
+}
+
+function evaluateBackups(input: HealthInput): Health {
   const { runs, maxAgeMs, now } = input;
   const lastRun = [...runs].reverse().find((r) => r.outcome !== 'stopped');
   const good = newestGoodBackup(input.entries, now);

@@ -25,7 +25,7 @@ export interface HistoryReport {
   running?: RunningRun;
 }
 
-export async function historyReport(opts: { backupDir: string; local: BackupSource; schedule?: CronSchedule; maxAgeMs?: number; now?: Date }): Promise<HistoryReport> {
+export async function historyReport(opts: { backupDir: string; local: BackupSource; schedule?: CronSchedule; maxAgeMs?: number; drillMaxAgeMs?: number; now?: Date }): Promise<HistoryReport> {
   const now = opts.now ?? new Date();
   const { backupDir, schedule } = opts;
   const interval = schedule ? longestInterval(schedule, now) : undefined;
@@ -38,7 +38,7 @@ export async function historyReport(opts: { backupDir: string; local: BackupSour
   const running = dirThere ? await readRunning(backupDir) : undefined;
   const entries: BackupEntry[] = dirThere ? await opts.local.list() : [];
   const health = dirThere
-    ? evaluateHealth({ runs, entries, maxAgeMs, now })
+    ? evaluateHealth({ runs, entries, maxAgeMs, now, drills, ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}) })
     : { healthy: false, reason: `BACKUP_DIR ${backupDir} does not exist (no backup was ever made there)` };
   return { backupDir, runs: [...runs].reverse(), drills: [...drills].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health, ...(running ? { running } : {}) };
 }

@@ -37,6 +37,8 @@ export interface SnapshotOptions {
   openLocal: (backupDir: string) => BackupSource;
   schedule?: CronSchedule;
   maxAgeMs?: number;
+  /** DRILL_MAX_AGE (or twice DRILL_SCHEDULE's interval): drills are judged too. */
+  drillMaxAgeMs?: number;
   now: Date;
 }
 
@@ -55,6 +57,7 @@ async function readTarget(target: StatusTarget, opts: SnapshotOptions): Promise<
       now: opts.now,
       ...(opts.schedule ? { schedule: opts.schedule } : {}),
       ...(opts.maxAgeMs !== undefined ? { maxAgeMs: opts.maxAgeMs } : {}),
+      ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}),
     });
     return { target, report, healthy: report.health.healthy, reason: report.health.reason };
   } catch (err) {

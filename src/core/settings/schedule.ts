@@ -6,10 +6,10 @@ import { assignment, readBool, readRaw, type SettingInput } from './read.js';
 
 export const SCHEDULE_EXAMPLE = "'0 3 * * *'";
 
-/** BACKUP_SCHEDULE with TZ, checked; undefined when unset. */
-export function readSchedule(input: SettingInput): CronSchedule | undefined {
+/** BACKUP_SCHEDULE (or DRILL_SCHEDULE) with TZ, checked; undefined when unset. */
+export function readSchedule(input: SettingInput, name: 'BACKUP_SCHEDULE' | 'DRILL_SCHEDULE' = 'BACKUP_SCHEDULE'): CronSchedule | undefined {
   const timezone = readTimezone(input);
-  const raw = readRaw(input, { name: 'BACKUP_SCHEDULE', flag: 'schedule', what: 'a cron expression', example: '0 3 * * *' });
+  const raw = readRaw(input, { name, ...(name === 'BACKUP_SCHEDULE' ? { flag: 'schedule' } : { flag: 'drill-schedule' }), what: 'a cron expression', example: '0 3 * * *' });
   if (!raw) return undefined;
   const expression = raw.value.trim().replace(/\s+/g, ' ');
   const fields = expression.split(' ').length;
@@ -48,9 +48,15 @@ export function readOnStart(input: SettingInput): boolean {
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
-/** HEALTHCHECK_MAX_AGE in milliseconds: `25h`, `90m`, `2d`, `1h30m`, or seconds (`3600`); undefined when unset. */
-export function readMaxAge(input: SettingInput): number | undefined {
-  const raw = readRaw(input, { name: 'HEALTHCHECK_MAX_AGE', flag: 'max-age', what: 'a duration', example: '25h', ifUnset: 'for twice the interval of BACKUP_SCHEDULE (25h without one)' });
+/** HEALTHCHECK_MAX_AGE (or DRILL_MAX_AGE) in milliseconds: `25h`, `90m`, `2d`, `1h30m`, or seconds (`3600`); undefined when unset. */
+export function readMaxAge(input: SettingInput, name: 'HEALTHCHECK_MAX_AGE' | 'DRILL_MAX_AGE' = 'HEALTHCHECK_MAX_AGE'): number | undefined {
+  const raw = readRaw(input, {
+    name,
+    flag: name === 'HEALTHCHECK_MAX_AGE' ? 'max-age' : 'drill-max-age',
+    what: 'a duration',
+    example: '25h',
+    ifUnset: name === 'HEALTHCHECK_MAX_AGE' ? 'for twice the interval of BACKUP_SCHEDULE (25h without one)' : 'for twice the interval of DRILL_SCHEDULE (no drill check without one)',
+  });
   if (!raw) return undefined;
   const text = raw.value.trim().toLowerCase();
   let seconds = 0;
