@@ -31,6 +31,28 @@ describe('pg-backups schedule', () => {
   });
   afterAll(async () => server?.stop());
 
+  it('DRILL_SCHEDULE drills the newest backup in the same slot, records it, and leaves no scratch database', async () => {
+    const backupDir = join(dir, 'drills');
+    const s = startSchedule(env(backupDir, { BACKUP_SCHEDULE: '0 3 * * *', BACKUP_ON_START: 'true', DRILL_SCHEDULE: '*/3 * * * * *', BACKUP_DATABASES: 'postgres', TZ: 'UTC' }));
+    const drills = async () => JSON.parse(await readFile(join(backupDir, STATE), 'utf8').catch(() => '{"runs":[]}')).drills ?? [];
+    try {
+      await s.waitFor(/drills "\*\/3 \* \* \* \* \*"; next:/);
+      const until = Date.now() + 40_000;
+      while (!(await drills()).some((d: any) => d.outcome === 'passed') && Date.now() < until) await sleep(200);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    expect([0, 1]).toContain(await s.closed);
+    const passed = (await drills()).find((d: any) => d.outcome === 'passed');
+    expect(passed, s.state.stderr).toMatchObject({ trigger: 'schedule', databases: 1, differences: 0 });
+    expect(s.state.stderr).toMatch(/drill of \d{8}_\d{6}: passed/);
+    const left = await server.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgb_drill%'`);
+    expect(left).toEqual([]);
+    const health = await runCli(['healthcheck'], env(backupDir, { DRILL_MAX_AGE: '1h' }));
+    expect(health.code, health.stdout).toBe(0);
+    expect(health.stdout).toMatch(/the newest drill passed/);
+  });
+
   it('a 6-field schedule every 2 seconds runs on time and records each run in the history', async () => {
     const backupDir = join(dir, 'on-time');
     const s = startSchedule(env(backupDir, { BACKUP_SCHEDULE: '*/2 * * * * *', BACKUP_ON_START: 'false', TZ: 'UTC' }));

@@ -107,7 +107,7 @@ Exit codes:
       },
     });
     // Into the run history of BACKUP_DIR (status shows the last drill); its failure changes nothing.
-    await saveDrill(readLocal(scope.input).backupDir, drillRecord(report, 'drill')).catch((err) => ctx.out.warn(`the drill could not be recorded in the run history: ${messageOf(err)}`));
+    await saveDrill(readLocal(scope.input).backupDir, drillRecord(report, 'drill', ctx.signal.aborted)).catch((err) => ctx.out.warn(`the drill could not be recorded in the run history: ${messageOf(err)}`));
     ctx.out.printJson({ ...(scope.name ? { server: scope.name } : {}), ...report });
     for (const r of report.databases) ctx.out.print(resultLine(r));
     ctx.out.print(`drill of ${report.folder} (${report.source}) on ${report.target}: ${report.ok ? 'passed' : 'FAILED'}`);

@@ -8,6 +8,7 @@ import { runScheduler } from '../core/schedule/scheduler.js';
 import { readLocal } from '../core/settings/backup.js';
 import { prepareStatusEndpoint, STATUS_HELP, STATUS_OPTIONS } from './status-endpoint.js';
 import { backupCommand } from './backup.js';
+import { prepareScheduledDrill } from './scheduled-drill.js';
 import { NOTIFY_HELP } from './notify-help.js';
 import { CONNECTION_HELP, EXIT_CODES_HELP, GENERAL_SETTINGS_HELP, SERVERS_HELP, settingInput, type Command, type CommandContext } from './command.js';
 
@@ -15,7 +16,7 @@ export const scheduleCommand: Command = {
   name: 'schedule',
   summary: 'long-running: a backup run on start, then one per BACKUP_SCHEDULE (cron); the backup image\'s main process',
   maxPositionals: 0,
-  options: { ...backupCommand.options, schedule: { type: 'string' }, 'on-start': { type: 'string' }, ...STATUS_OPTIONS },
+  options: { ...backupCommand.options, schedule: { type: 'string' }, 'on-start': { type: 'string' }, 'drill-schedule': { type: 'string' }, ...STATUS_OPTIONS },
   help: `Usage: pg-backups schedule [options]
 
 Runs as a service (the backup image's main process): one backup run on start, then one at every
@@ -34,6 +35,11 @@ at start, and the next one after each run.
                       that occurs twice runs once (fixed times) or on both passes (intervals).
   --on-start BOOL     BACKUP_ON_START (default true): false waits for the first scheduled time
   TZ                  the time zone of BACKUP_SCHEDULE, e.g. TZ=Europe/Berlin
+  --drill-schedule EXPR  DRILL_SCHEDULE (cron, unset: no drills): a restore drill of the newest backup
+                      (as pg-backups drill: DRILL_TARGET, DRILL_DATABASES) in the same one-at-a-time
+                      slot: a drill due during a backup is skipped; a backup due during a drill stops
+                      the drill (its scratch databases dropped) and runs; each drill is recorded in
+                      the run history (status, healthcheck with DRILL_MAX_AGE)
 
 One run at a time: a time that comes due while a run is still going (or while \`pg-backups backup\`
 writes to the same BACKUP_DIR) is skipped with a warning, never queued. A run that fails is logged
@@ -73,6 +79,9 @@ ${EXIT_CODES_HELP}
     const onStart = readOnStart(input);
     const runners = prepareServerRuns(ctx, input);
     const statusEndpoint = prepareStatusEndpoint(ctx, input, schedule);
+    const drillSchedule = readSchedule(input, 'DRILL_SCHEDULE');
+    const drill = drillSchedule ? { schedule: drillSchedule, run: prepareScheduledDrill(ctx, runners) } : undefined;
+    if (drillSchedule) ctx.out.log(`drills ${JSON.stringify(drillSchedule.expression)}; next: ${formatRunTime(nextRuns(drillSchedule, 1)[0]!, drillSchedule.timezone)}`);
     const zone = schedule.timezone ?? 'the local time zone';
     ctx.out.log(`schedule ${JSON.stringify(schedule.expression)} in ${zone}${onStart ? ', with a run now' : ' (BACKUP_ON_START=false: no run now)'}; next runs:`);
     for (const time of nextRuns(schedule, 3)) ctx.out.log(`  ${formatRunTime(time, schedule.timezone)}`);
@@ -81,6 +90,7 @@ ${EXIT_CODES_HELP}
     const outcome = await runScheduler({
       schedule,
       onStart,
+      ...(drill ? { drill } : {}),
       signal: ctx.signal,
       log: { info: (m) => ctx.out.log(m), warn: (m) => ctx.out.warn(m), error: (m) => ctx.out.error(m) },
       run: async (trigger) => {

@@ -4,9 +4,10 @@ import type { DrillRecord } from '../history/run-record.js';
 import { appendDrill } from '../history/state-file.js';
 import type { DrillReport } from './drill-service.js';
 
-export function drillRecord(report: DrillReport, trigger: DrillRecord['trigger']): DrillRecord {
+/** `stopped`: the drill's signal aborted it (a SIGTERM, a backup that came due): neither passed nor failed. */
+export function drillRecord(report: DrillReport, trigger: DrillRecord['trigger'], stopped = false): DrillRecord {
   const outcomes = report.databases.map((d) => d.outcome);
-  const outcome: DrillRecord['outcome'] = report.ok
+  const outcome: DrillRecord['outcome'] = stopped && !report.ok ? 'stopped' : report.ok
     ? 'passed'
     : outcomes.includes('damaged')
       ? 'damaged'

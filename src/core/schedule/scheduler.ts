@@ -25,6 +25,12 @@ export interface SchedulerOptions {
   run: (trigger: RunRecord['trigger']) => Promise<boolean>;
   log: SchedulerLog;
   now?: () => Date;
+  /**
+   * DRILL_SCHEDULE: restore drills in the same one-at-a-time slot. A drill due while a backup runs is
+   * skipped; a backup due while a drill runs stops the drill (which drops its scratch databases) and
+   * starts once it has stopped: backups come first.
+   */
+  drill?: { schedule: CronSchedule; run: (signal: AbortSignal) => Promise<boolean> };
 }
 
 export interface SchedulerOutcome {
@@ -38,10 +44,42 @@ export async function runScheduler(opts: SchedulerOptions): Promise<SchedulerOut
   const { schedule, signal, log } = opts;
   const now = opts.now ?? (() => new Date());
   const outcome: SchedulerOutcome = { cutShort: false, runs: 0, skipped: 0 };
-  let current: { trigger: string; since: Date; done: Promise<void> } | undefined;
+  let current: { trigger: string; since: Date; done: Promise<void>; stopDrill?: AbortController } | undefined;
+
+  const startDrill = () => {
+    if (signal.aborted || !opts.drill) return;
+    if (current) {
+      outcome.skipped++;
+      log.warn(`skipped the drill due at ${formatRunTime(now(), opts.drill.schedule.timezone)}: the ${current.trigger} run started at ${formatRunTime(current.since, schedule.timezone)} is still going`);
+      return;
+    }
+    const stopDrill = new AbortController();
+    const onAbort = () => stopDrill.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const drill = opts.drill;
+    const done = (async () => {
+      try {
+        await drill.run(stopDrill.signal);
+      } catch (err) {
+        if (!isAbort(err, stopDrill.signal)) log.error(`the scheduled drill failed: ${describeError(err)}`);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        current = undefined;
+      }
+    })();
+    current = { trigger: 'drill', since: now(), done, stopDrill };
+  };
 
   const start = (trigger: RunRecord['trigger']) => {
     if (signal.aborted) return;
+    if (current?.stopDrill) {
+      // Backups come first: the drill stops (dropping its scratch databases), then the backup starts.
+      log.warn(`stopping the drill started at ${formatRunTime(current.since, schedule.timezone)}: a backup is due`);
+      current.stopDrill.abort();
+      const drillDone = current.done;
+      void drillDone.then(() => start(trigger));
+      return;
+    }
     if (current) {
       outcome.skipped++;
       log.warn(`skipped the ${trigger === 'start' ? 'run on start' : `run due at ${formatRunTime(now(), schedule.timezone)}`}: the ${current.trigger} run started at ${formatRunTime(current.since, schedule.timezone)} is still going (runs never overlap and are not queued)`);
@@ -73,6 +111,7 @@ export async function runScheduler(opts: SchedulerOptions): Promise<SchedulerOut
   };
 
   const cron: Cron = compileSchedule(schedule);
+  let drillCron: Cron | undefined;
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
@@ -81,10 +120,14 @@ export async function runScheduler(opts: SchedulerOptions): Promise<SchedulerOut
     if (signal.aborted) return outcome;
     cron.schedule(() => start('schedule'));
     cron.resume();
+    drillCron = opts.drill ? compileSchedule(opts.drill.schedule) : undefined;
+    drillCron?.schedule(() => startDrill());
+    drillCron?.resume();
     if (opts.onStart) start('start');
     await stopped;
   } finally {
     cron.stop();
+    drillCron?.stop();
   }
   if (current) {
     log.info(`waiting for the ${current.trigger} run to stop`);
