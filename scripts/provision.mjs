@@ -29,6 +29,7 @@ const HOST_PACKAGES = [
   'postgresql-client', 'debootstrap', 'rsync', 'openssh-server', 'openssh-client',
   'tmux', 'procps', 'ca-certificates', 'pigz', 'awscli',
   'age', // age and age-keygen: test/encryption.test.ts decrypts backups by hand with them
+  'openssl', // seed 002's `openssl enc` files (test/seed002.test.ts) and signing keys (test/signing.test.ts)
 ];
 const TOOLS = ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore'];
 const VERSION_CHECKED = ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore'];

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { json, startReceiver, TOKEN, type Answer, type Receiver } from './helpers/http-receiver.js';
 import { join } from 'node:path';
 import pg from 'pg';
 import { baseEnv, runCli, startCli } from './helpers/cli.js';
@@ -13,51 +13,8 @@ import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { freePort, makeTempDir } from './helpers/tmp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TOKEN = 'tok3nXXXXXXXXXXXXXXXXXXXXXXXXXXXX'; // as in a Slack/Discord webhook path
 const SECRET = 'n0tify-s3cret-value';
 
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  at: number;
-}
-
-/** What the receiver answers to its n-th request (0-based): a status, or 'hang' (never answers). */
-type Answer = (n: number, res: ServerResponse) => number | 'hang';
-
-interface Receiver {
-  url(path?: string): string;
-  requests: Received[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(answer: Answer = () => 200): Promise<Receiver> {
-  const requests: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const n = requests.length;
-      requests.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
-      const status = answer(n, res);
-      if (status === 'hang') return;
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `answer ${status}`);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: (path = `/hooks/T000/B000/${TOKEN}`) => `http://127.0.0.1:${port}${path}`,
-    requests,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-const json = (r: Received) => JSON.parse(r.body.toString('utf8'));
 
 describe('notifications of backup runs', () => {
   let server: PgServer;

@@ -5,13 +5,17 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { baseEnv, runCli, startCli } from './helpers/cli.js';
-import { startService } from './helpers/service-process.js';
+import { startService, startStatusService } from './helpers/service-process.js';
+import { json, startReceiver } from './helpers/http-receiver.js';
+import { parsePromText, sampleValue } from './helpers/prom-text.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
-import { makeTempDir } from './helpers/tmp.js';
+import { freePort, makeTempDir } from './helpers/tmp.js';
 
 const FOLDER = /^\d{8}_\d{6}$/;
 const STATE = '.pg-backups-state.json';
 const finishedFolders = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).filter((n) => FOLDER.test(n));
+const drills = async (dir: string) => JSON.parse(await readFile(join(dir, STATE), 'utf8').catch(() => '{}')).drills ?? [];
+const DRILL_PASSWORD = 'dr1ll-pw-XYZ-secret';
 const history = async (dir: string) => JSON.parse(await readFile(join(dir, STATE), 'utf8').catch(() => '{"runs":[]}')).runs as any[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,27 +35,102 @@ describe('pg-backups schedule', () => {
   });
   afterAll(async () => server?.stop());
 
-  it('DRILL_SCHEDULE drills the newest backup in the same slot, records it, and leaves no scratch database', async () => {
+  it('DRILL_SCHEDULE drills the newest backup in the same slot, records it, shows it in status, /healthz, /status and /metrics, notifies it, and leaves no scratch database', async () => {
     const backupDir = join(dir, 'drills');
-    const s = startSchedule(env(backupDir, { BACKUP_SCHEDULE: '0 3 * * *', BACKUP_ON_START: 'true', DRILL_SCHEDULE: '*/3 * * * * *', BACKUP_DATABASES: 'postgres', TZ: 'UTC' }));
-    const drills = async () => JSON.parse(await readFile(join(backupDir, STATE), 'utf8').catch(() => '{"runs":[]}')).drills ?? [];
+    const hook = await startReceiver();
+    const s = await startStatusService(env(backupDir, { BACKUP_SCHEDULE: '0 3 * * *', BACKUP_ON_START: 'true', DRILL_SCHEDULE: '*/3 * * * * *', BACKUP_DATABASES: 'postgres', TZ: 'UTC', NOTIFY_URL: hook.url(), NOTIFY_ON: 'always' }));
     try {
       await s.waitFor(/drills "\*\/3 \* \* \* \* \*"; next:/);
       const until = Date.now() + 40_000;
-      while (!(await drills()).some((d: any) => d.outcome === 'passed') && Date.now() < until) await sleep(200);
+      while (!(await drills(backupDir)).some((d: any) => d.outcome === 'passed') && Date.now() < until) await sleep(200);
+      const passed = (await drills(backupDir)).find((d: any) => d.outcome === 'passed');
+      expect(passed, s.state.stderr).toMatchObject({ trigger: 'schedule', databases: 1, differences: 0 });
+      expect(passed.tablesChecked).toBeGreaterThanOrEqual(0);
+
+      // The endpoint judges drills as healthcheck does (DRILL_SCHEDULE: twice its interval, 6 s).
+      const healthz = await s.request('/healthz');
+      expect(healthz.status, healthz.body).toBe(200);
+      expect(JSON.parse(healthz.body).reason).toMatch(/the newest drill passed .* ago \(DRILL_MAX_AGE 6s\)/);
+      const status = JSON.parse((await s.request('/status')).body);
+      expect(status.servers[0].drills.find((d: any) => d.outcome === 'passed')).toMatchObject({ trigger: 'schedule', folder: passed.folder });
+      const metrics = parsePromText((await s.request('/metrics')).body);
+      const passedEnd = Date.parse(passed.finishedAt) / 1000;
+      expect(sampleValue(metrics, 'pg_backups_drill_last_success_timestamp_seconds')).toBeGreaterThanOrEqual(passedEnd);
+      expect(sampleValue(metrics, 'pg_backups_drill_last_success_duration_seconds')).toBeGreaterThan(0);
+      expect(sampleValue(metrics, 'pg_backups_drill_last_passed')).toBe(1);
+      expect(sampleValue(metrics, 'pg_backups_drill_last_differences')).toBe(0);
+      expect(sampleValue(metrics, 'pg_backups_recorded_drills', { outcome: 'passed' })).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(metrics, 'pg_backups_drill_max_age_seconds')).toBe(6);
     } finally {
       s.child.kill('SIGTERM');
     }
     expect([0, 1]).toContain(await s.closed);
-    const passed = (await drills()).find((d: any) => d.outcome === 'passed');
-    expect(passed, s.state.stderr).toMatchObject({ trigger: 'schedule', databases: 1, differences: 0 });
+    await hook.close();
     expect(s.state.stderr).toMatch(/drill of \d{8}_\d{6}: passed/);
     const left = await server.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgb_drill%'`);
     expect(left).toEqual([]);
+    // NOTIFY_ON=always: the backup on start, then each drill, as its own event.
+    const events = hook.requests.map((r) => json(r));
+    expect(events[0]).toMatchObject({ event: 'backup.succeeded' });
+    expect(events.find((e) => e.event === 'drill.passed')).toMatchObject({ kind: 'drill', outcome: 'passed', trigger: 'schedule', databases: [{ database: 'postgres', outcome: 'passed' }] });
     const health = await runCli(['healthcheck'], env(backupDir, { DRILL_MAX_AGE: '1h' }));
     expect(health.code, health.stdout).toBe(0);
     expect(health.stdout).toMatch(/the newest drill passed/);
+    const st = await runCli(['status'], env(backupDir));
+    expect(st.stdout).toMatch(/last drill: passed \(started .*backup \d{8}_\d{6}: 1 database\(s\)/);
   });
+
+  it('a drill that fails (DRILL_TARGET down) is recorded and notified by default; healthcheck fails naming it; its password shows nowhere', async () => {
+    const backupDir = join(dir, 'drill-fails');
+    const hook = await startReceiver();
+    const target = `postgresql://drill:${DRILL_PASSWORD}@127.0.0.1:${await freePort()}/postgres`;
+    const s = startSchedule(env(backupDir, { BACKUP_SCHEDULE: '0 3 * * *', DRILL_SCHEDULE: '*/2 * * * * *', BACKUP_DATABASES: 'postgres', TZ: 'UTC', NOTIFY_URL: hook.url(), DRILL_TARGET: target }));
+    try {
+      const until = Date.now() + 40_000;
+      while (!hook.requests.some((r) => json(r).event === 'drill.failed') && Date.now() < until) await sleep(200);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    await s.closed;
+    await hook.close();
+    const bodies = hook.requests.map((r) => r.body.toString());
+    const failed = hook.requests.map((r) => json(r)).find((e) => e.event === 'drill.failed');
+    expect(failed, s.state.stderr).toMatchObject({ kind: 'drill', outcome: 'failed', trigger: 'schedule' });
+    expect(failed.error).toMatch(/127\.0\.0\.1/);
+    expect(bodies.some((b) => b.includes('backup.succeeded'))).toBe(false); // NOTIFY_ON=failure: good runs say nothing
+    expect((await drills(backupDir)).at(-1)).toMatchObject({ trigger: 'schedule', outcome: 'failed' });
+    const health = await runCli(['healthcheck'], env(backupDir, { DRILL_SCHEDULE: '*/2 * * * * *' }));
+    expect(health.code).toBe(1);
+    expect(health.stdout).toMatch(/the last drill \(started .*\) failed: /);
+    for (const text of [s.state.stderr, health.stdout, health.stderr, ...bodies, await readFile(join(backupDir, STATE), 'utf8')]) expect(text).not.toContain(DRILL_PASSWORD);
+  });
+
+  it('a backup that comes due during a drill stops the drill (its scratch databases dropped) and runs; the drill is recorded as stopped', async () => {
+    // Restoring this table takes ~20 s: its CHECK sleeps 0.2 s a row in any database but the original.
+    await server.query('CREATE DATABASE slowdb');
+    await server.query(
+      `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS $$SELECT CASE WHEN current_database() = 'slowdb' THEN true ELSE pg_sleep(0.2) IS NOT NULL END$$;
+       CREATE TABLE s (id int CHECK (slow_ok(id))); INSERT INTO s SELECT generate_series(1, 100)`,
+      'slowdb',
+    );
+    const backupDir = join(dir, 'drill-stopped');
+    const s = startSchedule(env(backupDir, { BACKUP_SCHEDULE: '*/15 * * * * *', DRILL_SCHEDULE: '*/2 * * * * *', BACKUP_DATABASES: 'slowdb', DRILL_DATABASES: 'slowdb', TZ: 'UTC' }));
+    const scheduledAfterStop = async () => {
+      const stoppedAt = (await drills(backupDir)).find((d: any) => d.outcome === 'stopped')?.finishedAt;
+      return stoppedAt !== undefined && (await history(backupDir)).some((r) => r.trigger === 'schedule' && r.outcome === 'ok' && r.finishedAt >= stoppedAt);
+    };
+    try {
+      const until = Date.now() + 90_000;
+      while (!(await scheduledAfterStop()) && Date.now() < until) await sleep(250);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    await s.closed;
+    expect(await scheduledAfterStop(), s.state.stderr).toBe(true);
+    expect(s.state.stderr).toMatch(/stopping the drill started at .*: a backup is due/);
+    const left = await server.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgb_drill%'`);
+    expect(left).toEqual([]);
+  }, 150_000);
 
   it('a 6-field schedule every 2 seconds runs on time and records each run in the history', async () => {
     const backupDir = join(dir, 'on-time');

@@ -4,11 +4,11 @@
 // alone; list, verify, prune, restore, status and healthcheck take the server's name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { baseEnv, runCli, startCli } from './helpers/cli.js';
+import { json, startReceiver } from './helpers/http-receiver.js';
+import { startService } from './helpers/service-process.js';
 import { clientBinDir } from './helpers/clients.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';
@@ -185,17 +185,8 @@ describe('several servers in one service', () => {
 
   it('schedule backs up every server each time; the down one is logged, recorded and notified, the others land', async () => {
     // A webhook receiver: failures are notified (NOTIFY_ON=failure, the default), with the server's name.
-    const received: any[] = [];
-    const receiver: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        received.push(JSON.parse(body));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const receiver = await startReceiver();
+    const hook = receiver.url('/hook');
     const schedEnv = env({ BACKUP_SCHEDULE: '*/3 * * * * *', TZ: 'UTC', BACKUP_DIR: join(dir, 'sched'), NOTIFY_URL: hook });
     const child = startCli(['schedule'], schedEnv);
     let stderr = '';
@@ -214,7 +205,8 @@ describe('several servers in one service', () => {
       child.kill('SIGTERM');
     }
     expect([0, 1]).toContain(await closed);
-    await new Promise<void>((r) => receiver.close(() => r()));
+    await receiver.close();
+    const received = receiver.requests.map((r) => json(r));
     // (A run the SIGTERM cut short is notified as backup.stopped, whichever server it was.)
     const failures = received.filter((m) => m.event !== 'backup.stopped');
     expect(failures.length, stderr).toBeGreaterThanOrEqual(2);
@@ -229,6 +221,36 @@ describe('several servers in one service', () => {
     expect(stderr).not.toContain(PASSWORD);
     const finished = (await readdir(join(dir, 'sched', 'alpha'))).filter((n) => FOLDER.test(n));
     expect(finished.length).toBeGreaterThanOrEqual(1); // LOCAL_RETENTION_DAYS keeps at least the newest
+  });
+
+  it('DRILL_SCHEDULE drills every server\'s newest backup in turn (from S3), each into its own history; the down one fails alone, notified', async () => {
+    const hook = await startReceiver();
+    const drillEnv = env({ BACKUP_SCHEDULE: '0 3 * * *', DRILL_SCHEDULE: '*/2 * * * * *', RESTORE_SOURCE: 's3', TZ: 'UTC', BACKUP_DIR: join(dir, 'drills'), S3_PREFIX: 'drills', NOTIFY_URL: hook.url() });
+    const s = startService(['schedule'], drillEnv);
+    const drillsOf = async (name: string) => JSON.parse(await readFile(join(dir, 'drills', name, '.pg-backups-state.json'), 'utf8').catch(() => '{}')).drills ?? [];
+    const done = async () => {
+      const [a, b, d] = await Promise.all([drillsOf('alpha'), drillsOf('beta'), drillsOf('down')]);
+      return a.some((x: any) => x.outcome === 'passed') && b.some((x: any) => x.outcome === 'passed') && d.some((x: any) => x.outcome === 'failed');
+    };
+    try {
+      const until = Date.now() + 90_000;
+      while (!(await done()) && Date.now() < until) await sleep(250);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    await s.closed;
+    await hook.close();
+    expect(await done(), s.state.stderr).toBe(true);
+    expect((await drillsOf('alpha')).find((x: any) => x.outcome === 'passed')).toMatchObject({ trigger: 'schedule', differences: 0 });
+    expect(s.state.stderr).toMatch(/ info  alpha: drill of \d{8}_\d{6}: passed/);
+    expect(s.state.stderr).toMatch(/ info  beta: drill of \d{8}_\d{6}: passed/);
+    expect(s.state.stderr).toMatch(/ error down: the drill failed: /);
+    const failed = hook.requests.map((r) => json(r)).filter((m) => m.event === 'drill.failed');
+    expect(failed.length, s.state.stderr).toBeGreaterThanOrEqual(1);
+    for (const m of failed) expect(m).toMatchObject({ server: 'down', kind: 'drill', outcome: 'failed' });
+    // Each server's scratch databases went to that server, and none is left.
+    for (const server of [pg15, pg17]) expect(await server.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgb_drill%'`)).toEqual([]);
+    expect(s.state.stderr).not.toContain(PASSWORD);
   });
 
   it('the screen asks which server first, then shows that server\'s backups on every source', async () => {

@@ -12,39 +12,13 @@ import { baseEnv, runCli } from './helpers/cli.js';
 import { daysAgo, writeFakeBackup } from './helpers/fake-backup.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { parsePromText, sampleValue, type PromText } from './helpers/prom-text.js';
-import { startService } from './helpers/service-process.js';
+import { startStatusService, type Answer } from './helpers/service-process.js';
 import { freePort, makeTempDir } from './helpers/tmp.js';
 
 const STATE = '.pg-backups-state.json';
 const history = async (dir: string) => JSON.parse(await readFile(join(dir, STATE), 'utf8')).runs as any[];
 /** The same reason with its ages left out (a second may pass between two readings). */
 const sameReason = (reason: string) => reason.replace(/is \d+[smhd]( \d+[smhd])? old/g, 'is N old');
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: string;
-}
-
-/** A running `pg-backups schedule` with its status endpoint, and every answer it gave (for the secret check). */
-async function startStatusService(env: Record<string, string>) {
-  const port = await freePort();
-  const svc = startService(['schedule'], { ...env, STATUS_PORT: String(port), STATUS_HOST: '127.0.0.1' });
-  const { child, waitFor } = svc;
-  const answers: Answer[] = [];
-  const request = async (path: string, init: RequestInit = {}): Promise<Answer> => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
-    const answer = { status: res.status, headers: res.headers, body: await res.text() };
-    answers.push(answer);
-    return answer;
-  };
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    return svc.closed;
-  };
-  await waitFor(new RegExp(`status on http://127\\.0\\.0\\.1:${port} \\(/healthz /status /metrics\\)`));
-  return { ...svc, port, request, answers, stop };
-}
 
 /** Every answer's status line, headers and body, as one text to search for secrets. */
 const everything = (answers: Answer[]) => answers.map((a) => `${a.status}\n${[...a.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${a.body}`).join('\n');

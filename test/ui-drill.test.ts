@@ -268,6 +268,7 @@ describe('a drill from the screen, end to end (real PostgreSQL 15, a real pseudo
       RESTORE_DIR: join(dir, 'restore'),
       ...extra,
     });
+  const drillsRecorded = async () => JSON.parse(await readFile(join(dir, 'backups', '.pg-backups-state.json'), 'utf8')).drills;
   const scratchLeft = async () => (await server.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgb\\_drill\\_%'`)).map((r) => r.datname);
 
   beforeAll(async () => {
@@ -315,6 +316,10 @@ describe('a drill from the screen, end to end (real PostgreSQL 15, a real pseudo
     expect(log).toMatch(/info +PASSED \(exit code 0\): every database restored/);
     expect(log).toMatch(/info +finished: drill of /);
     expect(await scratchLeft()).toEqual([]);
+    // Recorded in the run history as any drill: status shows it.
+    expect(await drillsRecorded()).toMatchObject([{ trigger: 'screen', outcome: 'passed', databases: 3, tablesChecked: 3, differences: 0 }]);
+    const status = await runCli(['status'], env());
+    expect(status.stdout).toMatch(/last drill: passed .*3 database\(s\), 3 table\(s\) checked/);
   }, 240_000);
 
   it('Esc, then y, in the middle of a restore: the drill stops, its scratch databases are dropped, q exits 1', async () => {
@@ -338,5 +343,6 @@ describe('a drill from the screen, end to end (real PostgreSQL 15, a real pseudo
     await ui.press('q');
     expect((await ui.exited).exitCode).toBe(1);
     expect(await scratchLeft()).toEqual([]);
+    expect((await drillsRecorded()).at(-1)).toMatchObject({ trigger: 'screen', outcome: 'stopped' });
   }, 360_000);
 });

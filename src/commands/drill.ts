@@ -1,17 +1,12 @@
-import { runDrill, type DrillDatabaseResult } from '../core/drill/drill-service.js';
-import { drillRecord, saveDrill } from '../core/drill/drill-record.js';
-import { readLocal } from '../core/settings/backup.js';
-import { messageOf } from '../core/errors.js';
+import type { DrillDatabaseResult } from '../core/drill/drill-service.js';
 import { setDecryptionKeys } from '../core/encryption/age-stream.js';
-import { readPgBinDir } from '../core/settings/backup.js';
-import { drillTarget, readDrillSettings } from '../core/settings/drill.js';
 import { readDecryptionKeys } from '../core/settings/encryption.js';
 import { readRestoreServer } from '../core/settings/restore.js';
-import { readOneServerScope, restoreConnection } from '../core/settings/servers.js';
+import { readOneServerScope } from '../core/settings/servers.js';
+import { prepareDrill } from './drill-setup.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, DESTINATION_OPTIONS, GENERAL_SETTINGS_HELP, settingInput, type Command } from './command.js';
 import { formatBytes } from './output.js';
 import { progressLogger, readProgressInterval } from './progress-log.js';
-import { selectSources } from './sources.js';
 import { restoreCommand } from './restore.js';
 
 export const drillCommand: Command = {
@@ -45,6 +40,10 @@ time per target server.
 A backup without row counts (BACKUP_FORMAT=custom, or made before row counts existed) is drilled
 too: the restore is checked and the counts are reported as "not recorded".
 
+Each drill is recorded in BACKUP_DIR's run history (pg-backups status shows the last one;
+healthcheck judges drills with DRILL_MAX_AGE) and notified (below). DRILL_SCHEDULE runs drills
+inside \`pg-backups schedule\` (see pg-backups schedule --help).
+
   --source local|s3|remote  RESTORE_SOURCE (default: the only enabled source)
   --folder NAME|latest      RESTORE_FOLDER (default latest: the newest finished backup)
   --databases A,B           DRILL_DATABASES: only these databases of the backup (default: every
@@ -62,6 +61,9 @@ too: the restore is checked and the counts are reported as "not recorded".
   --pg-bin-dir DIR          PG_BIN_DIR: where psql is (default: install places, then PATH)
   --server NAME             RESTORE_SERVER: with several servers, whose backups to drill
   RESTORE_IDENTITY_FILE, BACKUP_ENCRYPTION_KEY, RESTORE_VERIFY_KEY: as for \`pg-backups restore\`
+  NOTIFY_URL, NOTIFY_ON, NOTIFY_SECRET, NOTIFY_TIMEOUT  as for \`pg-backups backup\`: a drill that did not
+                            pass is notified (event drill.failed), a passed one with NOTIFY_ON=always
+                            (drill.passed); a notification never changes the exit code
   PROGRESS_INTERVAL         seconds between progress lines of a long restore (default 5; 0: none)
   --json                    the report as JSON on stdout (logs stay on stderr)
   Other RESTORE_* settings (RESTORE_TYPE, RESTORE_DATABASE, RESTORE_TARGET_DATABASE, ...) do not apply.
@@ -80,21 +82,13 @@ Exit codes:
   async run(ctx) {
     const input = settingInput(ctx);
     setDecryptionKeys(readDecryptionKeys(input));
-    const scope = readOneServerScope(input, { ...readRestoreServer(input), folderOnly: true });
-    const sources = selectSources(scope.input);
-    const all = [sources.local, ...sources.destinations];
-    const settings = readDrillSettings(scope.input, all.map((s) => s.kind));
-    const target = drillTarget(scope.input, () => restoreConnection(scope));
-    const restoreDirGiven = typeof ctx.flags['restore-dir'] === 'string' || ctx.env.RESTORE_DIR !== undefined;
+    const drill = prepareDrill(ctx, readOneServerScope(input, { ...readRestoreServer(input), folderOnly: true }));
     const logProgress = progressLogger(ctx.out, readProgressInterval(input));
-    const report = await runDrill({
-      source: all.find((s) => s.kind === settings.source)!,
-      folder: settings.folder,
-      databases: settings.databases,
-      target,
-      restoreDir: restoreDirGiven ? settings.restoreDir : undefined,
-      pgBinDir: readPgBinDir(scope.input),
+    // Recorded in BACKUP_DIR's run history (status shows the last drill) and notified; their failure changes nothing.
+    const report = await drill.start({
+      trigger: 'drill',
       signal: ctx.signal,
+      log: { warn: (m) => ctx.out.warn(m), info: (m) => ctx.out.log(m) },
       onEvent: (e) => {
         if (e.type === 'step') ctx.out.log(e.message);
         else if (e.type === 'warning') ctx.out.warn(e.message);
@@ -106,9 +100,7 @@ Exit codes:
         else if (e.event.bytes === 0) ctx.out.log(`downloading ${e.event.file} (${formatBytes(e.event.totalBytes)})`);
       },
     });
-    // Into the run history of BACKUP_DIR (status shows the last drill); its failure changes nothing.
-    await saveDrill(readLocal(scope.input).backupDir, drillRecord(report, 'drill', ctx.signal.aborted)).catch((err) => ctx.out.warn(`the drill could not be recorded in the run history: ${messageOf(err)}`));
-    ctx.out.printJson({ ...(scope.name ? { server: scope.name } : {}), ...report });
+    ctx.out.printJson({ ...(drill.scope.name ? { server: drill.scope.name } : {}), ...report });
     for (const r of report.databases) ctx.out.print(resultLine(r));
     ctx.out.print(`drill of ${report.folder} (${report.source}) on ${report.target}: ${report.ok ? 'passed' : 'FAILED'}`);
     return report.exitCode;

@@ -4,8 +4,7 @@ import { ExternalError } from '../core/errors.js';
 import type { HistoryReport } from '../core/history/history-report.js';
 import { readStatusSnapshot, type StatusSnapshot } from '../core/service/status-snapshot.js';
 import { readLocal } from '../core/settings/backup.js';
-import { readMaxAge, readSchedule } from '../core/settings/schedule.js';
-import { longestInterval } from '../core/schedule/cron-schedule.js';
+import { readDrillMaxAge, readMaxAge, readSchedule } from '../core/settings/schedule.js';
 import { LocalSource } from '../sources/local.js';
 import { settingInput, type CommandContext } from './command.js';
 import { SERVER_OPTION, commandScopes } from './server-option.js';
@@ -38,9 +37,7 @@ export async function readHistorySnapshot(ctx: CommandContext): Promise<{ snapsh
   const schedule = readSchedule(input);
   const maxAgeMs = readMaxAge(input);
   // Drills are judged when they are scheduled (DRILL_SCHEDULE: twice its longest interval) or DRILL_MAX_AGE is set.
-  const drillSchedule = readSchedule(input, 'DRILL_SCHEDULE');
-  const drillInterval = drillSchedule ? longestInterval(drillSchedule, new Date()) : undefined;
-  const drillMaxAgeMs = readMaxAge(input, 'DRILL_MAX_AGE') ?? (drillInterval !== undefined ? 2 * drillInterval : undefined);
+  const drillMaxAgeMs = readDrillMaxAge(input);
   const snapshot = await readStatusSnapshot({
     targets: scopes.map((scope) => ({ ...(scope.name !== undefined ? { name: scope.name } : {}), backupDir: readLocal(scope.input).backupDir })),
     openLocal: (dir) => new LocalSource(dir),

@@ -39,7 +39,11 @@ at start, and the next one after each run.
                       (as pg-backups drill: DRILL_TARGET, DRILL_DATABASES) in the same one-at-a-time
                       slot: a drill due during a backup is skipped; a backup due during a drill stops
                       the drill (its scratch databases dropped) and runs; each drill is recorded in
-                      the run history (status, healthcheck with DRILL_MAX_AGE)
+                      the run history (status, healthcheck and /metrics; healthcheck and /healthz
+                      then need the last drill passed and the newest passed one younger than
+                      DRILL_MAX_AGE, default twice DRILL_SCHEDULE's longest interval) and notified
+                      (a failed drill always, a passed one with NOTIFY_ON=always). With several
+                      servers, each one's newest backup is drilled in turn, into its own history.
 
 One run at a time: a time that comes due while a run is still going (or while \`pg-backups backup\`
 writes to the same BACKUP_DIR) is skipped with a warning, never queued. A run that fails is logged
@@ -80,7 +84,7 @@ ${EXIT_CODES_HELP}
     const runners = prepareServerRuns(ctx, input);
     const statusEndpoint = prepareStatusEndpoint(ctx, input, schedule);
     const drillSchedule = readSchedule(input, 'DRILL_SCHEDULE');
-    const drill = drillSchedule ? { schedule: drillSchedule, run: prepareScheduledDrill(ctx, runners) } : undefined;
+    const drill = drillSchedule ? { schedule: drillSchedule, run: prepareScheduledDrill(ctx, input, runners) } : undefined;
     if (drillSchedule) ctx.out.log(`drills ${JSON.stringify(drillSchedule.expression)}; next: ${formatRunTime(nextRuns(drillSchedule, 1)[0]!, drillSchedule.timezone)}`);
     const zone = schedule.timezone ?? 'the local time zone';
     ctx.out.log(`schedule ${JSON.stringify(schedule.expression)} in ${zone}${onStart ? ', with a run now' : ' (BACKUP_ON_START=false: no run now)'}; next runs:`);

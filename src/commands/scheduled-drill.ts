@@ -1,46 +1,54 @@
-// DRILL_SCHEDULE's drill inside `pg-backups schedule`: the same drill as `pg-backups drill` (the
-// newest finished backup of BACKUP_DIR, or RESTORE_SOURCE's), recorded in the run history with
-// trigger "schedule". One server given the libpq way only, for now.
-import { drillRecord, saveDrill } from '../core/drill/drill-record.js';
-import { runDrill } from '../core/drill/drill-service.js';
-import { messageOf, UsageError } from '../core/errors.js';
-import { readLocal, readPgBinDir } from '../core/settings/backup.js';
-import { drillTarget, readDrillSettings } from '../core/settings/drill.js';
-import { restoreConnection } from '../core/settings/servers.js';
+// DRILL_SCHEDULE's drill inside `pg-backups schedule`: the drill of `pg-backups drill` (the newest
+// finished backup of RESTORE_SOURCE, default BACKUP_DIR), for every backed-up server in turn (in
+// name order, each into its own run history, one that fails never stopping the others), recorded with
+// trigger "schedule" and notified.
+import { describeError, isAbort, isKnownError } from '../core/errors.js';
+import { setDecryptionKeys } from '../core/encryption/age-stream.js';
+import { readDecryptionKeys } from '../core/settings/encryption.js';
+import type { SettingInput } from '../core/settings/read.js';
+import { serverPrefix } from '../core/settings/servers.js';
 import type { CommandContext } from './command.js';
+import { prepareDrill } from './drill-setup.js';
+import { prefixedOutput } from './output.js';
 import type { ServerRunner } from './server-runs.js';
-import { selectSources } from './sources.js';
 
-/** The drill run of the scheduler; settings are checked now, before the service starts. */
-export function prepareScheduledDrill(ctx: CommandContext, runners: ServerRunner[]): (signal: AbortSignal) => Promise<boolean> {
-  if (runners.length !== 1 || runners[0]!.scope.name !== undefined) {
-    throw new UsageError('DRILL_SCHEDULE works with one server given the libpq way for now, not with several BACKUP_<NAME> servers; unset DRILL_SCHEDULE and run pg-backups drill --server NAME from cron instead');
-  }
-  const scope = runners[0]!.scope;
-  const sources = selectSources(scope.input);
-  const all = [sources.local, ...sources.destinations];
-  const settings = readDrillSettings(scope.input, all.map((s) => s.kind));
-  const target = drillTarget(scope.input, () => restoreConnection(scope));
-  const backupDir = readLocal(scope.input).backupDir;
+/** The drill round of the scheduler; every server's settings are checked now, before the service starts. */
+export function prepareScheduledDrill(ctx: CommandContext, input: SettingInput, runners: ServerRunner[]): (signal: AbortSignal) => Promise<boolean> {
+  setDecryptionKeys(readDecryptionKeys(input)); // encrypted backups: RESTORE_IDENTITY_FILE or BACKUP_ENCRYPTION_KEY
+  const drills = runners.map(({ scope }) => prepareDrill(ctx, scope));
   return async (signal) => {
     ctx.out.log('scheduled drill');
-    const report = await runDrill({
-      source: all.find((s) => s.kind === settings.source)!,
-      folder: 'latest',
-      databases: settings.databases,
-      target,
-      pgBinDir: readPgBinDir(scope.input),
-      signal,
-      onEvent: (e) => {
-        if (e.type === 'step') ctx.out.log(`drill: ${e.message}`);
-        else if (e.type === 'warning') ctx.out.warn(`drill: ${e.message}`);
-      },
-    });
-    const record = drillRecord(report, 'schedule', signal.aborted);
-    await saveDrill(backupDir, record).catch((err) => ctx.out.warn(`the drill could not be recorded in the run history: ${messageOf(err)}`));
-    const line = `drill of ${report.folder}: ${record.outcome} (${record.databases} database(s), ${record.tablesChecked} table(s) checked${record.differences > 0 ? `, ${record.differences} difference(s)` : ''})${record.error ? `: ${record.error}` : ''}`;
-    if (report.ok) ctx.out.log(line);
-    else ctx.out.error(line);
-    return report.ok;
+    let ok = true;
+    for (const drill of drills) {
+      if (signal.aborted) throw signal.reason;
+      const out = prefixedOutput(ctx.out, serverPrefix(drill.scope));
+      try {
+        const report = await drill.start({
+          trigger: 'schedule',
+          folder: 'latest',
+          signal,
+          log: { warn: (m) => out.warn(m), info: (m) => out.log(m) },
+          onEvent: (e) => {
+            if (e.type === 'step') out.log(`drill: ${e.message}`);
+            else if (e.type === 'warning') out.warn(`drill: ${e.message}`);
+          },
+        });
+        const t = report.databases;
+        const tables = t.reduce((n, d) => n + d.tablesChecked, 0);
+        const differences = t.reduce((n, d) => n + d.differences.length, 0);
+        const error = t.find((d) => d.error)?.error;
+        const line = `drill of ${report.folder}: ${report.ok ? 'passed' : signal.aborted ? 'stopped' : 'FAILED'} (${t.length} database(s), ${tables} table(s) checked${differences > 0 ? `, ${differences} difference(s)` : ''})${error ? `: ${error}` : ''}`;
+        if (report.ok) out.log(line);
+        else out.error(line);
+        ok &&= report.ok;
+      } catch (err) {
+        if (isAbort(err, signal)) throw err;
+        // One server's failure (its source unreachable, no finished backup) is recorded in its history; the others still drill.
+        if (!isKnownError(err) || runners.length === 1) throw err;
+        out.error(`the drill failed: ${describeError(err)}`);
+        ok = false;
+      }
+    }
+    return ok;
   };
 }

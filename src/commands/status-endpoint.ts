@@ -4,7 +4,7 @@
 import { startStatusServer, hostPort, type StatusServer } from '../core/service/status-server.js';
 import type { StatusTarget } from '../core/service/status-snapshot.js';
 import type { CronSchedule } from '../core/schedule/cron-schedule.js';
-import { readMaxAge } from '../core/settings/schedule.js';
+import { readDrillMaxAge, readMaxAge } from '../core/settings/schedule.js';
 import type { SettingInput } from '../core/settings/read.js';
 import { readStatusSettings } from '../core/settings/status.js';
 import { LocalSource } from '../sources/local.js';
@@ -27,7 +27,9 @@ export const STATUS_HELP = `HTTP status (off unless STATUS_PORT is set):
                       the header \`Authorization: Bearer <token>\`, else 401. /healthz too: the image's
                       HEALTHCHECK runs \`pg-backups healthcheck\`, not HTTP.
   --max-age AGE       HEALTHCHECK_MAX_AGE for /healthz and /metrics, e.g. 25h (default: twice the
-                      longest interval of BACKUP_SCHEDULE)`;
+                      longest interval of BACKUP_SCHEDULE)
+  DRILL_MAX_AGE       with it or DRILL_SCHEDULE, /healthz also judges drills as healthcheck does;
+                      /status lists the recorded drills, /metrics has the last drill's figures`;
 
 export interface StatusEndpoint {
   /** Starts the server over these servers' BACKUP_DIRs and logs where it listens. */
@@ -38,6 +40,7 @@ export interface StatusEndpoint {
 export function prepareStatusEndpoint(ctx: CommandContext, input: SettingInput, schedule: CronSchedule): StatusEndpoint | undefined {
   const settings = readStatusSettings(input);
   const maxAgeMs = readMaxAge(input);
+  const drillMaxAgeMs = readDrillMaxAge(input);
   if (!settings) return undefined;
   return {
     start: async (targets) => {
@@ -47,6 +50,7 @@ export function prepareStatusEndpoint(ctx: CommandContext, input: SettingInput, 
         openLocal: (dir) => new LocalSource(dir),
         schedule,
         ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+        ...(drillMaxAgeMs !== undefined ? { drillMaxAgeMs } : {}),
         onError: (m) => ctx.out.warn(m),
       });
       ctx.out.log(`status on http://${hostPort(settings.host, server.port)} (/healthz /status /metrics)`);

@@ -7,7 +7,7 @@ import { inspectServer } from '../core/postgres/server.js';
 import type { RestoreEvent, RestoreRequest } from '../core/restore/model.js';
 import { planRestore, type RestorePlan } from '../core/restore/plan.js';
 import { runRestore, type RestoreSummary } from '../core/restore/restore-service.js';
-import { readBackupSettings, readPgBinDir } from '../core/settings/backup.js';
+import { readBackupSettings, readLocal, readPgBinDir } from '../core/settings/backup.js';
 import { describeServer, readConnection, resolveTarget, type ConnectionSettings } from '../core/settings/connection.js';
 import { readPath } from '../core/settings/read.js';
 import { UsageError } from '../core/errors.js';
@@ -20,7 +20,8 @@ import { openBackupTargets, selectSources } from '../sources/open.js';
 import type { ArchiveTable, RestoreChoice } from './state/types.js';
 import { filesForRestore } from '../core/restore/fetch.js';
 import { readSourceToc } from '../core/restore/archive-load.js';
-import { runDrill, type DrillEvent, type DrillReport } from '../core/drill/drill-service.js';
+import type { DrillEvent, DrillReport } from '../core/drill/drill-service.js';
+import { recordedDrill } from '../core/drill/recorded-drill.js';
 import { drillTarget } from '../core/settings/drill.js';
 import { archiveTables } from '../core/restore/archive-select.js';
 
@@ -98,7 +99,13 @@ export function createServices(scope: ServerScope): UiServices {
     },
     drillWhere: drill.where,
     drill: (folder, kind, signal, onEvent) =>
-      runDrill({
+      // Recorded in BACKUP_DIR's run history (status, healthcheck) and notified, as `pg-backups drill`.
+      recordedDrill({
+        trigger: 'screen',
+        backupDir: readLocal(input).backupDir,
+        ...(scope.name !== undefined ? { server: scope.name } : {}),
+        notify: readNotifySettings(input),
+        log: { warn: (message) => onEvent({ type: 'warning', message }), info: () => {} },
         source: sourceOf(kind),
         folder,
         target: drill.conn(),

@@ -2,6 +2,7 @@
 // far, a wait for a line in it, and its exit code.
 import type { ChildProcess } from 'node:child_process';
 import { startCli } from './cli.js';
+import { freePort } from './tmp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,4 +28,30 @@ export function startService(args: string[], env: Record<string, string>): Servi
     }
   };
   return { child, state, closed, waitFor };
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/** A running `pg-backups schedule` with its status endpoint, and every answer it gave (for the secret check). */
+export async function startStatusService(env: Record<string, string>) {
+  const port = await freePort();
+  const svc = startService(['schedule'], { ...env, STATUS_PORT: String(port), STATUS_HOST: '127.0.0.1' });
+  const { child, waitFor } = svc;
+  const answers: Answer[] = [];
+  const request = async (path: string, init: RequestInit = {}): Promise<Answer> => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
+    const answer = { status: res.status, headers: res.headers, body: await res.text() };
+    answers.push(answer);
+    return answer;
+  };
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    return svc.closed;
+  };
+  await waitFor(new RegExp(`status on http://127\\.0\\.0\\.1:${port} \\(/healthz /status /metrics\\)`));
+  return { ...svc, port, request, answers, stop };
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateHealth } from '../../src/core/history/health.js';
 import type { HistoryReport } from '../../src/core/history/history-report.js';
-import type { RunRecord } from '../../src/core/history/run-record.js';
+import type { DrillRecord, RunRecord } from '../../src/core/history/run-record.js';
 import { escapeHelp, escapeLabelValue, formatValue, renderMetrics } from '../../src/core/service/metrics.js';
 import { statusMetrics } from '../../src/core/service/status-metrics.js';
 import type { StatusSnapshot, TargetStatus } from '../../src/core/service/status-snapshot.js';
@@ -62,12 +62,14 @@ describe('status metrics', () => {
     destinations: [{ kind: 'local', location: '/b/prod', ok: outcome !== 'stopped' }, { kind: 's3', location: s3, ok: outcome === 'ok' }],
     ...extra,
   });
-  const target = (name: string, runs: RunRecord[], running = false): TargetStatus => {
+  const target = (name: string, runs: RunRecord[], running = false, drills: DrillRecord[] = [], drillMaxAgeMs?: number): TargetStatus => {
     const folderTime = new Date(Date.UTC(2026, 11, 1, 0, 0, 0));
     const health = evaluateHealth({ runs, entries: [{ folder: '20261201_000000', time: folderTime, status: 'finished', files: [] }], maxAgeMs: 7200_000, now });
     const report: HistoryReport = {
       backupDir: `/b/${name}`,
       runs: [...runs].reverse(),
+      drills: [...drills].reverse(),
+      ...(drillMaxAgeMs !== undefined ? { drillMaxAgeMs } : {}),
       maxAgeMs: 7200_000,
       maxAgeOrigin: 'HEALTHCHECK_MAX_AGE',
       health,
@@ -121,5 +123,29 @@ describe('status metrics', () => {
     expect(sampleValue(parsed, 'pg_backups_recorded_runs', { outcome: 'ok' })).toBe(0);
     expect(sampleValue(parsed, 'pg_backups_next_run_timestamp_seconds')).toBeUndefined();
     expect(parsed.samples.some((s) => 'server' in s.labels)).toBe(false);
+  });
+
+  it('drills: the newest passed one (end, duration), the last one not stopped (end, verdict, differences), drills by outcome, the limit; none without drills', () => {
+    const drill = (start: number, outcome: DrillRecord['outcome'], took: number, differences = 0): DrillRecord => ({
+      trigger: 'schedule', outcome, startedAt: at(start), finishedAt: at(start + took), folder: '20261201_000000', databases: 2, tablesChecked: 9, differences,
+    });
+    const ts = (s: number) => Date.parse(at(s)) / 1000;
+    const drilled = target('prod', [run(0, 'ok')], false, [drill(100, 'passed', 42), drill(300, 'differences', 30, 3), drill(400, 'stopped', 5)], 86_400_000);
+    const parsed = parsePromText(renderMetrics(statusMetrics({ now, healthy: false, reason: 'x', targets: [drilled] })));
+    const v = (name: string, labels: Record<string, string> = {}) => sampleValue(parsed, `pg_backups_${name}`, { server: 'prod', ...labels });
+    expect(v('drill_last_success_timestamp_seconds')).toBe(ts(142));
+    expect(v('drill_last_success_duration_seconds')).toBe(42);
+    expect(v('drill_last_timestamp_seconds')).toBe(ts(330)); // the stopped one neither passed nor failed
+    expect(v('drill_last_passed')).toBe(0);
+    expect(v('drill_last_differences')).toBe(3);
+    expect(['passed', 'differences', 'damaged', 'failed', 'stopped'].map((outcome) => v('recorded_drills', { outcome }))).toEqual([1, 1, 0, 0, 1]);
+    expect(v('drill_max_age_seconds')).toBe(86_400);
+
+    // Judged but none recorded yet: last success 0 and the limit; nothing recorded and not judged: no drill metrics.
+    const waiting = parsePromText(renderMetrics(statusMetrics({ now, healthy: false, reason: 'x', targets: [target('prod', [], false, [], 3600_000)] })));
+    expect(sampleValue(waiting, 'pg_backups_drill_last_success_timestamp_seconds', { server: 'prod' })).toBe(0);
+    expect(sampleValue(waiting, 'pg_backups_drill_last_passed', { server: 'prod' })).toBeUndefined();
+    const none = parsePromText(renderMetrics(statusMetrics({ now, healthy: false, reason: 'x', targets: [target('prod', [run(0, 'ok')])] })));
+    expect(none.samples.some((s) => s.name.includes('drill'))).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 // age-encryption.org/v1): a file's compressed bytes are encrypted on their way to the disk, and an
 // encrypted file is decrypted on its way into gunzip. Neither side ever holds a plaintext file.
 // `age -d -i key.txt FILE` (Debian's age package) reads what this writes.
-import { Duplex, type Transform } from 'node:stream';
+import { Duplex, type Readable, type Transform } from 'node:stream';
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { UsageError, messageOf } from '../errors.js';
@@ -191,6 +191,20 @@ function decryptProblem(err: unknown): string {
   if (/no identity matched/i.test(m)) return `it cannot be decrypted: none of the keys given (${keys.origin ?? 'RESTORE_IDENTITY_FILE'}) is one of its recipients (wrong key?)`;
   if (/invalid header HMAC|incorrect passphrase|scrypt/i.test(m)) return `it cannot be decrypted: its header does not authenticate with the key given (${keys.origin ?? 'the key'}): wrong key or tampered file`;
   return `it does not decrypt (age: ${m}): the file was altered or truncated`;
+}
+
+/**
+ * A stored file's bytes piped through its decryption stages (and into `into`, when given), each
+ * stream's error passed on to the next, so that reading the end meets any failure on the way.
+ */
+export function decrypting(from: Readable, name: string, into?: Transform): Readable {
+  let readable: Readable = from;
+  for (const stage of [...decryptStages(name), ...(into ? [into] : [])]) {
+    const upstream = readable;
+    upstream.on('error', (err) => stage.destroy(err));
+    readable = upstream.pipe(stage);
+  }
+  return readable;
 }
 
 /**

@@ -21,6 +21,8 @@ export interface HistoryReport {
   /** Where the limit comes from, for messages. */
   maxAgeOrigin: 'HEALTHCHECK_MAX_AGE' | 'BACKUP_SCHEDULE' | 'default';
   health: Health;
+  /** How old the newest passed drill may be, when drills are judged (DRILL_MAX_AGE, DRILL_SCHEDULE). */
+  drillMaxAgeMs?: number;
   /** The run going now (it holds BACKUP_DIR's run lock), if any. */
   running?: RunningRun;
 }
@@ -40,7 +42,7 @@ export async function historyReport(opts: { backupDir: string; local: BackupSour
   const health = dirThere
     ? evaluateHealth({ runs, entries, maxAgeMs, now, drills, ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}) })
     : { healthy: false, reason: `BACKUP_DIR ${backupDir} does not exist (no backup was ever made there)` };
-  return { backupDir, runs: [...runs].reverse(), drills: [...drills].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health, ...(running ? { running } : {}) };
+  return { backupDir, runs: [...runs].reverse(), drills: [...drills].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health, ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}), ...(running ? { running } : {}) };
 }
 
 /** The health verdict as JSON, shared by `status --json`, `healthcheck --json` and the HTTP status endpoint. */

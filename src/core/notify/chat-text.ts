@@ -1,7 +1,8 @@
-// Pieces of text shared by the Slack and Discord messages: the title, the facts of a run, and
-// truncation to the services' size limits.
+// Pieces of text shared by the Slack and Discord messages: the title, the facts of a run, the
+// footer, and truncation to the services' size limits.
 import { formatDuration } from '../history/health.js';
-import type { NotifyPayload } from './payload.js';
+import type { NoticePayload } from './drill-payload.js';
+import { placeText, type NotifyPayload } from './payload.js';
 
 /** At most max UTF-16 units (as the services count), with an ellipsis when cut; never half a character. */
 export function truncate(text: string, max: number): string {
@@ -16,7 +17,12 @@ export function truncate(text: string, max: number): string {
 
 export function title(p: NotifyPayload): string {
   const what = p.outcome === 'ok' ? 'succeeded' : p.outcome === 'stopped' ? 'was stopped' : 'FAILED';
-  return `pg-backups: backup ${what} on ${p.host}${p.server !== undefined ? ` (server ${p.server})` : ''}`;
+  return `pg-backups: backup ${what} ${placeText(p)}`;
+}
+
+/** "pg-backups 1.2.3 · backup.failed". */
+export function footerText(p: NoticePayload): string {
+  return `pg-backups ${p.version} · ${p.event}`;
 }
 
 const TRIGGERS: Record<NotifyPayload['trigger'], string> = { backup: 'pg-backups backup', schedule: 'schedule', start: 'schedule, on start' };

@@ -41,7 +41,6 @@ const EVENTS: Record<RunRecord['outcome'], NotifyEventName> = { ok: 'backup.succ
 export function buildPayload(event: RunEvent, version = TOOL_VERSION): NotifyPayload {
   const r = event.record;
   const host = event.host ?? hostname();
-  const durationMs = Math.max(0, Date.parse(r.finishedAt) - Date.parse(r.startedAt));
   const payload: NotifyPayload = {
     event: EVENTS[r.outcome],
     tool: 'pg-backups',
@@ -52,7 +51,7 @@ export function buildPayload(event: RunEvent, version = TOOL_VERSION): NotifyPay
     trigger: r.trigger,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
-    durationSeconds: Number.isFinite(durationMs) ? Math.round(durationMs / 100) / 10 : 0,
+    durationSeconds: secondsBetween(r.startedAt, r.finishedAt),
     folder: r.folder ?? null,
     bytes: r.bytes ?? null,
     destinations: r.destinations.map((d) => ({ kind: d.kind, location: d.location, ok: d.ok, ...(d.error !== undefined ? { error: d.error } : {}) })),
@@ -63,9 +62,20 @@ export function buildPayload(event: RunEvent, version = TOOL_VERSION): NotifyPay
   return redactDeep(payload);
 }
 
+/** Seconds from start to finish, to a tenth; 0 when either time does not parse. */
+export function secondsBetween(startedAt: string, finishedAt: string): number {
+  const ms = Math.max(0, Date.parse(finishedAt) - Date.parse(startedAt));
+  return Number.isFinite(ms) ? Math.round(ms / 100) / 10 : 0;
+}
+
+/** "on db-1 (server main)". */
+export function placeText(p: { host: string; server?: string }): string {
+  return `on ${p.host}${p.server !== undefined ? ` (server ${p.server})` : ''}`;
+}
+
 /** "pg-backups backup failed on db-1 (server main): <error>" */
 export function summaryLine(p: Omit<NotifyPayload, 'summary'>): string {
-  const where = `on ${p.host}${p.server !== undefined ? ` (server ${p.server})` : ''}`;
+  const where = placeText(p);
   const run = p.trigger === 'backup' ? 'backup' : p.trigger === 'start' ? 'backup run on start' : 'scheduled backup';
   if (p.outcome === 'ok') return `pg-backups ${run} ${p.folder ?? ''} succeeded ${where}`.replace(/ {2,}/g, ' ');
   const what = p.outcome === 'stopped' ? 'was stopped' : 'failed';

@@ -1,29 +1,32 @@
-// The Slack message of a run (incoming webhooks): `text` for the notification itself, and Block Kit
-// blocks for the channel. Limits respected: header 150 characters, section text 3000, at most 10
-// fields of 2000 each.
-import { codeSafe, destinationLines, facts, title, truncate } from './chat-text.js';
-import type { NotifyPayload } from './payload.js';
+// The Slack message of a run or a drill (incoming webhooks): `text` for the notification itself, and
+// Block Kit blocks for the channel. Limits respected: header 150 characters, section text 3000, at
+// most 10 fields of 2000 each.
+import { codeSafe, truncate } from './chat-text.js';
+import { chatView, type Tone } from './chat-view.js';
+import type { NoticePayload } from './drill-payload.js';
 
 export interface SlackMessage {
   text: string;
   blocks: unknown[];
 }
 
-const ICONS: Record<NotifyPayload['outcome'], string> = { ok: ':white_check_mark:', failed: ':x:', stopped: ':warning:' };
+const ICONS: Record<Tone, string> = { good: ':white_check_mark:', bad: ':x:', warn: ':warning:' };
 
-export function slackMessage(p: NotifyPayload): SlackMessage {
-  const heading = title(p);
-  const text = `${ICONS[p.outcome]} ${escaped(`${heading}${p.error !== undefined ? `: ${p.error}` : ''}`, 900)}`;
+export function slackMessage(p: NoticePayload): SlackMessage {
+  const v = chatView(p);
+  const text = `${ICONS[v.tone]} ${escaped(`${v.heading}${v.error !== undefined ? `: ${v.error}` : ''}`, 900)}`;
   const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(heading, 150), emoji: true } },
-    { type: 'section', fields: facts(p).slice(0, 10).map((f) => ({ type: 'mrkdwn', text: `*${f.name}*\n${escaped(f.value, 1900)}` })) },
+    { type: 'header', text: { type: 'plain_text', text: truncate(v.heading, 150), emoji: true } },
+    { type: 'section', fields: v.facts.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: `*${f.name}*\n${escaped(f.value, 1900)}` })) },
   ];
-  if (p.error !== undefined) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Error*\n\`\`\`${escaped(codeSafe(p.error), 2900)}\`\`\`` } });
+  if (v.error !== undefined) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Error*\n\`\`\`${escaped(codeSafe(v.error), 2900)}\`\`\`` } });
   }
-  const lines = destinationLines(p, 300).map((l) => `• ${l}`);
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Destinations*\n${escaped(lines.join('\n'), 2900)}` } });
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escaped(`pg-backups ${p.version} · ${p.event}`, 300) }] });
+  if (v.section) {
+    const lines = v.section.lines(300).map((l) => `• ${l}`);
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${v.section.name}*\n${escaped(lines.join('\n'), 2900)}` } });
+  }
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escaped(v.footer, 300) }] });
   return { text, blocks };
 }
 

@@ -14,10 +14,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import type { BackupSource } from '../source.js';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../errors.js';
-import { decryptStages, isEncryptedName } from '../encryption/age-stream.js';
+import { decrypting, decryptStages, isEncryptedName } from '../encryption/age-stream.js';
 import { plainName } from '../backup/names.js';
 import type { ClientTools } from '../postgres/client-tools.js';
 import { startTool } from '../process/run-tool.js';
@@ -120,12 +119,7 @@ export async function pgRestoreInto(opts: { archive: LocalArchive; tools: Client
 /** The TOC of an archive on a source, read from the head of the file (decrypted on its way). */
 export async function readSourceToc(source: BackupSource, folder: string, name: string, signal: AbortSignal, label: string): Promise<ArchiveToc> {
   const stream = await source.openFile(folder, name, signal);
-  let readable: Readable = stream;
-  for (const stage of decryptStages(name)) {
-    const from = readable;
-    from.on('error', (err) => stage.destroy(err));
-    readable = from.pipe(stage);
-  }
+  const readable = decrypting(stream, name);
   try {
     return await readArchiveToc(readable, { label, signal });
   } finally {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { decryptStages } from '../encryption/age-stream.js';
+import { decrypting } from '../encryption/age-stream.js';
 import { AbortedError, ExternalError, UsageError, VerificationError, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { Manifest } from '../backup/manifest.js';
@@ -250,10 +250,7 @@ interface Header {
 async function readHeader(file: string, signal: AbortSignal): Promise<Header> {
   const gunzip = createGunzip();
   const source = createReadStream(file);
-  source.on('error', (err) => gunzip.destroy(err));
-  const decrypt = decryptStages(file); // an encrypted (.age) file: decrypted in memory on its way
-  for (const stage of decrypt) stage.on('error', (err) => gunzip.destroy(err));
-  decrypt.reduce<NodeJS.ReadableStream>((from, to) => from.pipe(to), source).pipe(gunzip);
+  decrypting(source, file, gunzip); // an encrypted (.age) file: decrypted in memory on its way
   let text = '';
   try {
     for await (const chunk of gunzip) {

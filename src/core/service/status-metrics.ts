@@ -1,13 +1,16 @@
 // The metrics of /metrics, from a status snapshot: per server (label server="<name>" when servers are
 // named) the last success, the last run's duration and bytes, the runs of the recorded history by
 // outcome, each destination's last success and last result, health, the newest backup's age and
-// whether a run is going; and the next scheduled run.
-import type { RunRecord } from '../history/run-record.js';
+// whether a run is going; the drills (when any is recorded or drills are judged): the last passed one's
+// end and duration, the last one's end, verdict and differences, drills by outcome; and the next
+// scheduled run.
+import type { DrillRecord, RunRecord } from '../history/run-record.js';
 import { TOOL_VERSION } from '../version.js';
 import type { Labels, MetricFamily, Sample } from './metrics.js';
 import type { StatusSnapshot, TargetStatus } from './status-snapshot.js';
 
 const OUTCOMES: ReadonlyArray<RunRecord['outcome']> = ['ok', 'failed', 'stopped'];
+const DRILL_OUTCOMES: ReadonlyArray<DrillRecord['outcome']> = ['passed', 'differences', 'damaged', 'failed', 'stopped'];
 
 const seconds = (ms: number) => ms / 1000;
 const timestamp = (iso: string) => seconds(Date.parse(iso));
@@ -27,6 +30,13 @@ const FAMILIES = {
   newestAge: { name: 'pg_backups_newest_backup_age_seconds', type: 'gauge', help: 'Age of the newest good (finished) backup in BACKUP_DIR, from its folder name.' },
   maxAge: { name: 'pg_backups_max_age_seconds', type: 'gauge', help: 'HEALTHCHECK_MAX_AGE: how old the newest good backup may be before the service is unhealthy.' },
   running: { name: 'pg_backups_running', type: 'gauge', help: '1 while a backup run is going (it holds the run lock of BACKUP_DIR), else 0.' },
+  drillSuccess: { name: 'pg_backups_drill_last_success_timestamp_seconds', type: 'gauge', help: 'When the newest passed restore drill ended (Unix time); 0 when the recorded history holds none.' },
+  drillSuccessDuration: { name: 'pg_backups_drill_last_success_duration_seconds', type: 'gauge', help: 'How long the newest passed restore drill took (restores and row counts).' },
+  drillLastEnd: { name: 'pg_backups_drill_last_timestamp_seconds', type: 'gauge', help: 'When the last restore drill that was not stopped ended (Unix time).' },
+  drillLastPassed: { name: 'pg_backups_drill_last_passed', type: 'gauge', help: '1 when the last restore drill that was not stopped passed (restored, every row count equal), else 0.' },
+  drillLastDifferences: { name: 'pg_backups_drill_last_differences', type: 'gauge', help: 'Tables whose row count differed from the backup\'s in the last restore drill that was not stopped.' },
+  drills: { name: 'pg_backups_recorded_drills', type: 'gauge', help: 'Restore drills in the recorded history (its last 100) by outcome: passed, differences, damaged, failed, stopped.' },
+  drillMaxAge: { name: 'pg_backups_drill_max_age_seconds', type: 'gauge', help: 'DRILL_MAX_AGE (or twice DRILL_SCHEDULE\'s interval): how old the newest passed drill may be before the service is unhealthy.' },
   next: { name: 'pg_backups_next_run_timestamp_seconds', type: 'gauge', help: 'When the next scheduled run is due (Unix time).' },
 } as const satisfies Record<string, Family>;
 
@@ -65,6 +75,24 @@ function targetSamples(status: TargetStatus, add: (key: Key, value: number, labe
   if (report.health.newest) add('newestAge', seconds(report.health.newest.ageMs), base);
   add('maxAge', seconds(report.maxAgeMs), base);
   add('running', report.running ? 1 : 0, base);
+  drillSamples(report.drills, report.drillMaxAgeMs, base, add);
+}
+
+/** Nothing when no drill is recorded and none is judged: a service without drills has no drill metrics. */
+function drillSamples(drills: DrillRecord[], maxAgeMs: number | undefined, base: Labels, add: (key: Key, value: number, labels?: Labels) => void): void {
+  if (drills.length === 0 && maxAgeMs === undefined) return;
+  const duration = (d: DrillRecord) => Math.max(0, seconds(Date.parse(d.finishedAt) - Date.parse(d.startedAt)));
+  const passed = drills.find((d) => d.outcome === 'passed'); // newest first
+  add('drillSuccess', passed ? timestamp(passed.finishedAt) : 0, base);
+  if (passed) add('drillSuccessDuration', duration(passed), base);
+  const last = drills.find((d) => d.outcome !== 'stopped');
+  if (last) {
+    add('drillLastEnd', timestamp(last.finishedAt), base);
+    add('drillLastPassed', last.outcome === 'passed' ? 1 : 0, base);
+    add('drillLastDifferences', last.differences, base);
+  }
+  for (const outcome of DRILL_OUTCOMES) add('drills', drills.filter((d) => d.outcome === outcome).length, { ...base, outcome });
+  if (maxAgeMs !== undefined) add('drillMaxAge', seconds(maxAgeMs), base);
 }
 
 /** Every destination named in the recorded history, with the end of the last run that put its backup there. */

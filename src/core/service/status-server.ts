@@ -27,6 +27,8 @@ export interface StatusServerOptions {
   schedule?: CronSchedule;
   /** HEALTHCHECK_MAX_AGE; default twice the schedule's interval, as `healthcheck`. */
   maxAgeMs?: number;
+  /** DRILL_MAX_AGE (or twice DRILL_SCHEDULE's interval): drills are judged too, as `healthcheck`. */
+  drillMaxAgeMs?: number;
   now?: () => Date;
   /** Told about a request that failed inside the server (answered 500). */
   onError?: (message: string) => void;
@@ -59,8 +61,8 @@ const textAnswer = (status: number, line: string, headers?: Record<string, strin
 
 function serverJson(t: TargetStatus) {
   const base = { name: t.target.name ?? null, backupDir: t.target.backupDir, healthy: t.healthy, reason: t.reason };
-  if (!t.report) return { ...base, error: t.error ?? null, health: null, running: null, runs: [] };
-  return { ...base, health: healthJson(t.report), running: runningJson(t.report), runs: t.report.runs };
+  if (!t.report) return { ...base, error: t.error ?? null, health: null, running: null, runs: [], drills: [] };
+  return { ...base, health: healthJson(t.report), running: runningJson(t.report), runs: t.report.runs, drills: t.report.drills };
 }
 
 const ROUTES: Record<(typeof STATUS_PATHS)[number], (s: StatusSnapshot) => Answer> = {
@@ -128,7 +130,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
         const routed = route(req, tokenDigest);
         answer =
           typeof routed === 'function'
-            ? routed(await readStatusSnapshot({ targets: opts.targets, openLocal: opts.openLocal, now: now(), ...(opts.schedule ? { schedule: opts.schedule } : {}), ...(opts.maxAgeMs !== undefined ? { maxAgeMs: opts.maxAgeMs } : {}) }))
+            ? routed(await readStatusSnapshot({ targets: opts.targets, openLocal: opts.openLocal, now: now(), ...(opts.schedule ? { schedule: opts.schedule } : {}), ...(opts.maxAgeMs !== undefined ? { maxAgeMs: opts.maxAgeMs } : {}), ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}) }))
             : routed;
       } catch (err) {
         const message = describeError(err);

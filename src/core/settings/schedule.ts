@@ -1,7 +1,7 @@
 // Settings of `pg-backups schedule`, `status` and `healthcheck`: BACKUP_SCHEDULE (in TZ),
 // BACKUP_ON_START and HEALTHCHECK_MAX_AGE, as plain data.
 import { UsageError, messageOf } from '../errors.js';
-import { compileSchedule, type CronSchedule } from '../schedule/cron-schedule.js';
+import { compileSchedule, longestInterval, type CronSchedule } from '../schedule/cron-schedule.js';
 import { assignment, readBool, readRaw, type SettingInput } from './read.js';
 
 export const SCHEDULE_EXAMPLE = "'0 3 * * *'";
@@ -68,4 +68,16 @@ export function readMaxAge(input: SettingInput, name: 'HEALTHCHECK_MAX_AGE' | 'D
   }
   if (seconds <= 0) throw new UsageError(`${assignment(raw.origin, raw.value)} is not a positive duration; e.g. ${assignment(raw.origin, '25h')}`);
   return seconds * 1000;
+}
+
+/**
+ * How old the newest passed drill may be, when drills are judged: DRILL_MAX_AGE, else twice the
+ * longest interval of DRILL_SCHEDULE; undefined (drills not judged) when neither is set.
+ */
+export function readDrillMaxAge(input: SettingInput, now = new Date()): number | undefined {
+  const set = readMaxAge(input, 'DRILL_MAX_AGE');
+  if (set !== undefined) return set;
+  const drillSchedule = readSchedule(input, 'DRILL_SCHEDULE');
+  const interval = drillSchedule ? longestInterval(drillSchedule, now) : undefined;
+  return interval !== undefined ? 2 * interval : undefined;
 }
