@@ -76,6 +76,8 @@ describe('pg-backups schedule', () => {
     const health = await runCli(['healthcheck'], env(backupDir, { DRILL_MAX_AGE: '1h' }));
     expect(health.code, health.stdout).toBe(0);
     expect(health.stdout).toMatch(/the newest drill passed/);
+    // schedule noted when drills began (the health check's grace until the first drill passes).
+    expect(JSON.parse(await readFile(join(backupDir, STATE), 'utf8')).drillsSince).toMatch(/^\d{4}-\d\d-\d\dT/);
     const st = await runCli(['status'], env(backupDir));
     expect(st.stdout).toMatch(/last drill: passed \(started .*backup \d{8}_\d{6}: 1 database\(s\)/);
   });

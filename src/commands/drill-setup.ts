@@ -23,6 +23,8 @@ export interface DrillStart {
 export interface PreparedDrill {
   scope: ServerScope;
   settings: DrillSettings;
+  /** Whose run history records the drills. */
+  backupDir: string;
   start(opts: DrillStart): Promise<DrillReport>;
 }
 
@@ -40,6 +42,7 @@ export function prepareDrill(ctx: CommandContext, scope: ServerScope): PreparedD
   return {
     scope,
     settings,
+    backupDir,
     start: (opts) =>
       recordedDrill({
         trigger: opts.trigger,

@@ -84,13 +84,15 @@ ${EXIT_CODES_HELP}
     const runners = prepareServerRuns(ctx, input);
     const statusEndpoint = prepareStatusEndpoint(ctx, input, schedule);
     const drillSchedule = readSchedule(input, 'DRILL_SCHEDULE');
-    const drill = drillSchedule ? { schedule: drillSchedule, run: prepareScheduledDrill(ctx, input, runners) } : undefined;
+    const scheduledDrill = drillSchedule ? prepareScheduledDrill(ctx, input, runners) : undefined;
+    const drill = drillSchedule && scheduledDrill ? { schedule: drillSchedule, run: scheduledDrill.run } : undefined;
     if (drillSchedule) ctx.out.log(`drills ${JSON.stringify(drillSchedule.expression)}; next: ${formatRunTime(nextRuns(drillSchedule, 1)[0]!, drillSchedule.timezone)}`);
     const zone = schedule.timezone ?? 'the local time zone';
     ctx.out.log(`schedule ${JSON.stringify(schedule.expression)} in ${zone}${onStart ? ', with a run now' : ' (BACKUP_ON_START=false: no run now)'}; next runs:`);
     for (const time of nextRuns(schedule, 3)) ctx.out.log(`  ${formatRunTime(time, schedule.timezone)}`);
     // One target per server, each with its own BACKUP_DIR and run history.
     const statusServer = await statusEndpoint?.start(runners.map(({ scope }) => ({ ...(scope.name !== undefined ? { name: scope.name } : {}), backupDir: readLocal(scope.input).backupDir })));
+    await scheduledDrill?.begin();
     const outcome = await runScheduler({
       schedule,
       onStart,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateHealth, formatDuration } from '../../src/core/history/health.js';
 import type { RunRecord } from '../../src/core/history/run-record.js';
-import { appendDrill, appendRun, MAX_RUNS, readDrills, readHistory, STATE_FILE } from '../../src/core/history/state-file.js';
+import { appendDrill, appendRun, markDrillsSince, MAX_RUNS, readDrills, readDrillsSince, readHistory, STATE_FILE } from '../../src/core/history/state-file.js';
 import { longestInterval, nextRuns } from '../../src/core/schedule/cron-schedule.js';
 import { readMaxAge } from '../../src/core/settings/schedule.js';
 import { registerSecret } from '../../src/core/secrets.js';
@@ -54,6 +54,14 @@ describe('run history state file', () => {
     for (let i = 0; i < MAX_RUNS + 3; i++) await appendDrill(dir, { ...drill, outcome: 'passed', differences: 0 });
     expect(await readDrills(dir)).toHaveLength(MAX_RUNS);
     expect(await readHistory(dir)).toHaveLength(2);
+    // When drills began is noted once (the first time stays) and kept through appends.
+    expect(await readDrillsSince(dir)).toBeUndefined();
+    await markDrillsSince(dir, new Date(Date.UTC(2026, 5, 1)));
+    await markDrillsSince(dir, new Date(Date.UTC(2026, 6, 1)));
+    await appendRun(dir, run(5));
+    await appendDrill(dir, drill);
+    expect(await readDrillsSince(dir)).toEqual(new Date(Date.UTC(2026, 5, 1)));
+    expect(await readHistory(dir)).toHaveLength(3);
   });
 });
 
@@ -69,6 +77,24 @@ describe('health verdict', () => {
     expect(evaluateHealth({ runs: [run(1)], entries: [entry(3)], maxAgeMs: 2 * 3600e3, now }).reason).toMatch(/is 3h old, older than HEALTHCHECK_MAX_AGE 2h$/);
     expect(evaluateHealth({ runs: [], entries: [], maxAgeMs: 1, now }).reason).toBe('no finished backup in BACKUP_DIR yet');
   });
+  it('drills judged: until one has passed, the service has DRILL_MAX_AGE from when drills began (noted, else the oldest record)', () => {
+    const base = { entries: [entry(1)], maxAgeMs: 2 * 3600e3, now, drillMaxAgeMs: 8 * 86400e3 };
+    const runAgo = (days: number) => run(0, { startedAt: new Date(now.getTime() - days * 86400e3).toISOString() });
+    // A service begun two days ago: no drill yet is fine; ten days ago it is not.
+    const young = evaluateHealth({ ...base, runs: [runAgo(2)] });
+    expect(young.healthy).toBe(true);
+    expect(young.reason).toMatch(/no drill has passed yet, and drills began 2d ago, within DRILL_MAX_AGE 8d$/);
+    const old = evaluateHealth({ ...base, runs: [runAgo(10)] });
+    expect(old).toMatchObject({ healthy: false, reason: 'no drill has passed in the 10d since drills began (DRILL_MAX_AGE 8d)' });
+    // A long-running service that just started drilling: noted by schedule, so the old runs do not count.
+    expect(evaluateHealth({ ...base, runs: [runAgo(300)], drillsSince: new Date(now.getTime() - 86400e3) }).healthy).toBe(true);
+    // A failed last drill is unhealthy at once; a stopped one does not count.
+    const drill = (outcome: 'failed' | 'stopped' | 'passed', daysAgo: number) => ({ trigger: 'schedule' as const, outcome, startedAt: new Date(now.getTime() - daysAgo * 86400e3).toISOString(), finishedAt: new Date(now.getTime() - daysAgo * 86400e3).toISOString(), databases: 1, tablesChecked: 1, differences: 0, ...(outcome === 'failed' ? { error: 'down' } : {}) });
+    expect(evaluateHealth({ ...base, runs: [runAgo(1)], drills: [drill('failed', 0.5)] }).reason).toMatch(/^the last drill \(started .*\) failed: down$/);
+    expect(evaluateHealth({ ...base, runs: [runAgo(20)], drills: [drill('passed', 3), drill('stopped', 1)] }).healthy).toBe(true);
+    expect(evaluateHealth({ ...base, runs: [runAgo(20)], drills: [drill('passed', 9)] }).reason).toMatch(/the newest passed drill ended 9d ago, longer than DRILL_MAX_AGE 8d/);
+  });
+
   it('formats durations with their two largest units', () => {
     expect(formatDuration(0)).toBe('0s');
     expect(formatDuration(90_000)).toBe('1m 30s');

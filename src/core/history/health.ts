@@ -12,6 +12,11 @@ export interface HealthInput {
   /** Drills, oldest first, and how old the newest passed one may be (DRILL_MAX_AGE; unset: drills are not judged). */
   drills?: DrillRecord[];
   drillMaxAgeMs?: number;
+  /**
+   * Since when drills are scheduled (noted by `schedule`); else the oldest recorded run or drill.
+   * Until a drill has passed, the service is given DRILL_MAX_AGE from then.
+   */
+  drillsSince?: Date;
   /** The backups listed in BACKUP_DIR. */
   entries: BackupEntry[];
   maxAgeMs: number;
@@ -37,10 +42,20 @@ export function evaluateHealth(input: HealthInput): Health {
   }
   const passed = [...drills].reverse().find((d) => d.outcome === 'passed');
   const limit = `DRILL_MAX_AGE ${formatDuration(input.drillMaxAgeMs)}`;
-  if (!passed) return { ...backups, healthy: false, reason: `no drill has passed yet (${limit})` };
+  if (!passed) {
+    const since = input.drillsSince ?? oldestRecorded([...input.runs, ...drills]);
+    const waited = since ? Math.max(0, input.now.getTime() - since.getTime()) : 0;
+    if (waited > input.drillMaxAgeMs) return { ...backups, healthy: false, reason: `no drill has passed in the ${formatDuration(waited)} since drills began (${limit})` };
+    return { ...backups, reason: `${backups.reason}; no drill has passed yet, and drills began ${formatDuration(waited)} ago, within ${limit}` };
+  }
   const age = Math.max(0, input.now.getTime() - Date.parse(passed.finishedAt));
   if (age > input.drillMaxAgeMs) return { ...backups, healthy: false, reason: `the newest passed drill ended ${formatDuration(age)} ago, longer than ${limit}` };
   return { ...backups, reason: `${backups.reason}; the newest drill passed ${formatDuration(age)} ago (${limit})` };
+}
+
+function oldestRecorded(records: Array<{ startedAt: string }>): Date | undefined {
+  const times = records.map((r) => Date.parse(r.startedAt)).filter((t) => !Number.isNaN(t));
+  return times.length > 0 ? new Date(Math.min(...times)) : undefined;
 }
 
 function evaluateBackups(input: HealthInput): Health {

@@ -6,7 +6,7 @@ import type { BackupEntry, BackupSource } from '../source.js';
 import { DEFAULT_MAX_AGE_MS, evaluateHealth, type Health } from './health.js';
 import type { DrillRecord, RunRecord } from './run-record.js';
 import { readRunning, type RunningRun } from './running.js';
-import { readDrills, readHistory } from './state-file.js';
+import { readDrills, readDrillsSince, readHistory } from './state-file.js';
 
 export interface HistoryReport {
   backupDir: string;
@@ -37,10 +37,11 @@ export async function historyReport(opts: { backupDir: string; local: BackupSour
   const dirThere = await stat(backupDir).then((s) => s.isDirectory(), () => false);
   const runs = dirThere ? await readHistory(backupDir) : [];
   const drills = dirThere ? await readDrills(backupDir) : [];
+  const drillsSince = dirThere ? await readDrillsSince(backupDir) : undefined;
   const running = dirThere ? await readRunning(backupDir) : undefined;
   const entries: BackupEntry[] = dirThere ? await opts.local.list() : [];
   const health = dirThere
-    ? evaluateHealth({ runs, entries, maxAgeMs, now, drills, ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}) })
+    ? evaluateHealth({ runs, entries, maxAgeMs, now, drills, ...(drillsSince ? { drillsSince } : {}), ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}) })
     : { healthy: false, reason: `BACKUP_DIR ${backupDir} does not exist (no backup was ever made there)` };
   return { backupDir, runs: [...runs].reverse(), drills: [...drills].reverse(), ...(next ? { next } : {}), ...(schedule?.timezone ? { timezone: schedule.timezone } : {}), maxAgeMs, maxAgeOrigin, health, ...(opts.drillMaxAgeMs !== undefined ? { drillMaxAgeMs: opts.drillMaxAgeMs } : {}), ...(running ? { running } : {}) };
 }

@@ -49,4 +49,6 @@ export interface RunHistory {
   format: 1;
   runs: RunRecord[];
   drills?: DrillRecord[];
+  /** When `schedule` first ran with DRILL_SCHEDULE here: a service without a passed drill yet is given DRILL_MAX_AGE from then. */
+  drillsSince?: string;
 }

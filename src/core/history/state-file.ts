@@ -25,13 +25,27 @@ export async function readDrills(backupDir: string): Promise<DrillRecord[]> {
   return (await readState(backupDir)).drills;
 }
 
-async function readState(backupDir: string): Promise<{ runs: RunRecord[]; drills: DrillRecord[] }> {
+/** Since when `schedule` drills here (see RunHistory.drillsSince), if it noted that. */
+export async function readDrillsSince(backupDir: string): Promise<Date | undefined> {
+  const since = (await readState(backupDir)).drillsSince;
+  return since !== undefined ? new Date(since) : undefined;
+}
+
+interface State {
+  runs: RunRecord[];
+  drills: DrillRecord[];
+  drillsSince?: string;
+}
+
+const EMPTY = (): State => ({ runs: [], drills: [] });
+
+async function readState(backupDir: string): Promise<State> {
   const path = statePath(backupDir);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], drills: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY();
     throw new ExternalError(`cannot read the run history ${path}: ${messageOf(err)}`);
   }
   try {
@@ -42,6 +56,7 @@ async function readState(backupDir: string): Promise<{ runs: RunRecord[]; drills
     return {
       runs: parsed.runs.filter((r): r is RunRecord => isRecord(r)),
       drills: Array.isArray(parsed.drills) ? parsed.drills.filter((d): d is DrillRecord => isRecord(d)) : [],
+      ...(typeof parsed.drillsSince === 'string' && !Number.isNaN(Date.parse(parsed.drillsSince)) ? { drillsSince: parsed.drillsSince } : {}),
     };
   } catch (err) {
     throw new ExternalError(`the run history ${path} is damaged (${messageOf(err)}); delete it to start a new one`);
@@ -50,20 +65,32 @@ async function readState(backupDir: string): Promise<{ runs: RunRecord[]; drills
 
 /** Appends a run, keeping the newest MAX_RUNS (and the drills). A damaged history is replaced by a new one. */
 export async function appendRun(backupDir: string, run: RunRecord): Promise<void> {
-  const state = await readState(backupDir).catch(() => ({ runs: [] as RunRecord[], drills: [] as DrillRecord[] }));
+  const state = await readState(backupDir).catch(EMPTY);
   state.runs.push(scrub(run));
   await writeState(backupDir, state);
 }
 
 /** Appends a drill, keeping the newest MAX_RUNS drills (and the runs). */
 export async function appendDrill(backupDir: string, drill: DrillRecord): Promise<void> {
-  const state = await readState(backupDir).catch(() => ({ runs: [] as RunRecord[], drills: [] as DrillRecord[] }));
+  const state = await readState(backupDir).catch(EMPTY);
   state.drills.push(drill.error !== undefined ? { ...drill, error: redact(drill.error) } : drill);
   await writeState(backupDir, state);
 }
 
-async function writeState(backupDir: string, state: { runs: RunRecord[]; drills: DrillRecord[] }): Promise<void> {
-  const history: RunHistory = { format: 1, runs: state.runs.slice(-MAX_RUNS), ...(state.drills.length > 0 ? { drills: state.drills.slice(-MAX_RUNS) } : {}) };
+/** Notes that drills are scheduled from now on, unless an earlier time is noted already. */
+export async function markDrillsSince(backupDir: string, now: Date): Promise<void> {
+  const state = await readState(backupDir);
+  if (state.drillsSince !== undefined) return;
+  await writeState(backupDir, { ...state, drillsSince: now.toISOString() });
+}
+
+async function writeState(backupDir: string, state: State): Promise<void> {
+  const history: RunHistory = {
+    format: 1,
+    runs: state.runs.slice(-MAX_RUNS),
+    ...(state.drills.length > 0 ? { drills: state.drills.slice(-MAX_RUNS) } : {}),
+    ...(state.drillsSince !== undefined ? { drillsSince: state.drillsSince } : {}),
+  };
   const path = statePath(backupDir);
   const temp = join(backupDir, `${STATE_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
