@@ -321,7 +321,8 @@ describe.each(MAJORS)('PostgreSQL %i: a hostile corpus restores exactly as gunzi
     });
   }
 
-  it('a database file with a flipped byte (in its middle; in its gzip header), and one cut short: exit 3, the existing target as it was, no staging database', async () => {
+  // Damage is found by the checks before psql, whatever the major: on the oldest and the newest.
+  if (major === OLDEST || major === NEWEST) it('a database file with a flipped byte (in its middle; in its gzip header), and one cut short: exit 3, the existing target as it was, no staging database', async () => {
     const [db, target] = corpusTargets[0]!;
     const oid = async () => (await dbTarget.query(`SELECT oid::text AS oid FROM pg_database WHERE datname = ${ql(target)}`))[0]?.oid;
     const [before, beforeOid] = await Promise.all([dumpDatabaseNormalized(dbTarget, target), oid()]);

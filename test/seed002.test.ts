@@ -20,6 +20,7 @@ import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';
 import { startSshd, type SshServer } from './helpers/sshd.js';
 import { makeTempDir } from './helpers/tmp.js';
+import { KEY, endSession, spawnCliInPty } from './helpers/pty.js';
 import { seed002Entry } from '../src/core/seed002.js';
 import { folderTime } from '../src/core/backup/names.js';
 import { retentionPlan } from '../src/core/retention.js';
@@ -196,6 +197,36 @@ describe('seed 002 backups: list, verify, restore, prune', () => {
     }
     expect((await databases()).filter((d) => d.includes('restore'))).toEqual([]); // no staging database left
   });
+
+  it('the screen restores one, under the name typed, end to end in a pseudo-terminal', async () => {
+    const ui = spawnCliInPty([], withKey());
+    try {
+      await ui.waitForText(/s3 .*ok, 3 backups/, 60_000);
+      await ui.press(KEY.down, KEY.enter); // the encrypted one: the second row, newest first
+      let screen = await ui.waitForText(/Backup backup_20240208_010203\.sql\.gz\.enc · legacy/);
+      expect(screen).toMatch(/a seed 002 single-database backup, encrypted \(openssl, BACKUP_ENCRYPTION_KEY\)\n/);
+      expect(screen).toMatch(/no manifest: gzip and pg_dump's closing line are checked as it is read/);
+      expect(screen).toMatch(/Databases: one, whose name the file does not record/);
+      expect(screen).not.toMatch(/whole cluster|Drill/);
+      await ui.press(KEY.enter);
+      await ui.waitForText(/Name to restore it under: _/);
+      await ui.press(...'from_screen', KEY.enter);
+      screen = await ui.waitForText(/Target name: "from_screen"/);
+      expect(screen).toMatch(/"from_screen" does not exist on the server: it will be CREATED/);
+      await ui.press(KEY.enter);
+      await ui.waitForText(/Enter starts the restore/, 60_000);
+      await ui.press(KEY.enter);
+      screen = await ui.waitForText(/Done: restore of backup_20240208_010203\.sql\.gz\.enc \(local\) as "from_screen"|FAILED: /, 180_000);
+      expect(screen).toMatch(/Done: /);
+      expect(screen).toMatch(/restored database "from_screen" on postgres@127\.0\.0\.1:\d+/);
+      expect(screen).toMatch(/next: check "from_screen" \(psql -d "from_screen" on /);
+      await ui.press('q');
+      expect((await ui.exited).exitCode).toBe(0);
+    } finally {
+      await endSession(ui);
+    }
+    expectSameDump(source, await plainDump('from_screen'), 'app vs from_screen');
+  }, 300_000);
 
   it('the remote host (RSYNC_PATH): listed, verified and restored in one pass', async () => {
     const remotePath = join(sshd.remoteRoot, 'seed002');

@@ -2,7 +2,7 @@
 // typed confirmation, the stop question, and what the session ends with.
 import { describe, expect, it } from 'vitest';
 import { keyHints, splitBurst } from '../src/ui/state/keys.js';
-import { backupRows, confirmationText, current, listWindow } from '../src/ui/state/select.js';
+import { backupActions, backupRows, confirmationText, current, listWindow } from '../src/ui/state/select.js';
 import type { State } from '../src/ui/state/types.js';
 import { entry, folderAt, key, loaded, plan, press, run, start } from './helpers/ui-fixtures.js';
 
@@ -255,5 +255,37 @@ describe('entries', () => {
     expect(e.manifest).toBeUndefined();
     const s = run(start(), { type: 'source-loaded', kind: 'local', entries: [e] });
     expect(backupRows(s)[0]).toMatchObject({ status: 'legacy', databases: ['old'] });
+  });
+});
+
+describe("a seed 002 file (one database, its name not in the file)", () => {
+  const FILE = 'backup_20240207_143022.sql.gz.enc';
+  const single = () =>
+    run(
+      start(),
+      { type: 'server-loaded', version: '15.18', superuser: true, databases: ['postgres', 'app'] },
+      { type: 'source-loaded', kind: 'local', entries: [{ folder: FILE, time: new Date('2024-02-07T14:30:22Z'), status: 'legacy', files: [{ name: FILE, bytes: 900 }], single: { file: FILE, encrypted: 'openssl' } }] },
+    );
+
+  it('offers a database restore and verify only; the setup asks the name first, then plans under it', () => {
+    let s = press(single(), ENTER);
+    expect(current(s)).toMatchObject({ name: 'backup', folder: FILE });
+    expect(backupActions(backupRows(s)[0]!)).toEqual(['database', 'verify']);
+    s = press(s, ENTER);
+    expect(current(s)).toMatchObject({ name: 'setup', editing: true, draft: '', choice: { folder: FILE, type: 'database', database: '', single: true } });
+    expect(press(s, ENTER)).toEqual(s); // no name yet: Enter does nothing
+    s = press(s, 'n', 'e', 'w', '_', 'a', 'p', 'p', ENTER);
+    expect(current(s)).toMatchObject({ name: 'setup', editing: false, choice: { database: 'new_app', single: true, overwrite: false } });
+    expect((current(s) as any).choice.target).toBeUndefined();
+    s = press(s, ENTER);
+    expect(current(s)).toMatchObject({ name: 'plan', choice: { folder: FILE, type: 'database', database: 'new_app', single: true } });
+  });
+
+  it('a name that exists is to be replaced (confirmed on the plan); Esc before any name goes back to the backup', () => {
+    const s = press(single(), ENTER, ENTER);
+    expect(current(press(s, ESC))).toMatchObject({ name: 'backup', folder: FILE });
+    const named = press(s, 'a', 'p', 'p', ENTER);
+    expect(current(named)).toMatchObject({ name: 'setup', choice: { database: 'app', overwrite: true } });
+    expect(confirmationText(plan({ replaces: ['app'] }), (current(named) as any).choice, 'db.internal:5432')).toBe('app');
   });
 });

@@ -116,6 +116,7 @@ async function restore(choice: RestoreChoice, ctx: JobContext): Promise<string[]
 function nextStep(choice: RestoreChoice, where: string): string {
   if (choice.type === 'database') {
     const target = targetOf(choice)!;
+    if (choice.single) return `next: check ${JSON.stringify(target)} (psql -d ${JSON.stringify(target)} on ${where}), then point the application at it`;
     if (target !== choice.database) {
       return `next: compare it with the original (psql -d ${JSON.stringify(target)} on ${where}); drop it when done: DROP DATABASE ${JSON.stringify(target)};`;
     }

@@ -1,9 +1,10 @@
 // One backup: its manifest, files and databases, which copy is read, and what can be done with it.
 import { Box } from 'ink';
 import { fit, formatAge, formatBytes, oneLine } from '../format.js';
-import { backupActions, copiesByNearness, copyOf, drillWhere, findRow, listWindow, matchingNames, type BackupAction } from '../state/select.js';
+import { backupActions, copiesByNearness, copyOf, drillWhere, findRow, isSingleRow, listWindow, matchingNames, type BackupAction } from '../state/select.js';
 import type { BackupRow, Screen, State } from '../state/types.js';
 import { Tone } from './tone.js';
+import { describeSingle } from '../../core/seed002.js';
 
 export const ACTION_TEXT: Record<BackupAction, string> = {
   database: 'Restore one database...',
@@ -16,6 +17,8 @@ export const ACTION_TEXT: Record<BackupAction, string> = {
 /** The manifest in two lines: when, and made of what. */
 export function manifestLines(row: BackupRow): [string, string] {
   const m = row.copies.find((c) => c.entry.manifest)?.entry.manifest;
+  const single = row.copies.find((c) => c.entry.single)?.entry.single;
+  if (single) return [describeSingle(single), "no manifest: gzip and pg_dump's closing line are checked as it is read"];
   if (!m) return [row.status === 'legacy' ? 'legacy backup (the bash tool): no manifest' : 'no manifest that can be read', 'its files are checked by gzip alone'];
   return [`started ${m.startedAt}, finished ${m.finishedAt}`, `PostgreSQL ${m.server.version} · pg_dump ${m.pgDump.version} · ${m.tool.name} ${m.tool.version}`];
 }
@@ -52,7 +55,7 @@ export function BackupScreen(props: { state: State; screen: Extract<Screen, { na
         <Tone key={f.name}>{fit(`  ${formatBytes(f.bytes).padStart(9)}  ${oneLine(f.name)}`, columns)}</Tone>
       ))}
       {files.length > shown.length ? <Tone tone="dim">{`  ... and ${files.length - shown.length} more`}</Tone> : null}
-      <Tone>{fit(`Databases (${row.databases.length}): ${row.databases.map((d) => oneLine(d)).join(', ') || '-'}`, columns)}</Tone>
+      <Tone>{fit(isSingleRow(row) ? 'Databases: one, whose name the file does not record' : `Databases (${row.databases.length}): ${row.databases.map((d) => oneLine(d)).join(', ') || '-'}`, columns)}</Tone>
       <Tone tone="dim">What to do:</Tone>
       {actions.length === 0 ? <Tone tone="bad">  nothing: this folder is not one pg-backups wrote</Tone> : null}
       {actions.map((a, i) => (

@@ -12,17 +12,28 @@ export function SetupScreen(props: { state: State; screen: Extract<Screen, { nam
   const target = targetOf(choice)!;
   const q = (s: string) => JSON.stringify(oneLine(s));
   const server = state.server;
+  // A seed 002 file does not say which database it held: the name is asked first.
+  const unnamed = choice.single === true && !choice.database;
+  const title = choice.single
+    ? `Restore the one database of ${choice.folder}${choice.database ? ` as ${q(choice.database)}` : ''} (copy on ${choice.copy})`
+    : `Restore database ${q(choice.database!)} from ${choice.folder} (copy on ${choice.copy})`;
   return (
     <Box flexDirection="column">
-      <Tone bold>{fit(`Restore database ${q(choice.database!)} from ${choice.folder} (copy on ${choice.copy})`, columns)}</Tone>
+      <Tone bold>{fit(title, columns)}</Tone>
       <Tone>{fit(`onto ${server.where}${server.version ? ` (PostgreSQL ${server.version})` : ''}`, columns)}</Tone>
       <Tone> </Tone>
-      {screen.editing ? (
+      {unnamed ? (
+        <Box flexDirection="column">
+          <Tone>{fit('A seed 002 backup file (pg_dump of one database): it does not say which database it held.', columns)}</Tone>
+          <Tone tone="accent">{fit(`Name to restore it under: ${screen.draft}_`, columns)}</Tone>
+          <Tone tone="dim">{fit('Enter keeps the name (the next step says whether it exists) · Esc goes back', columns)}</Tone>
+        </Box>
+      ) : screen.editing ? (
         <Tone tone="accent">{fit(`Target name: ${screen.draft}_`, columns)}</Tone>
       ) : (
         <Tone bold>{fit(`Target name: ${q(target)}${target === choice.database ? ' (the original name)' : ''}`, columns)}</Tone>
       )}
-      {server.state !== 'ok' ? (
+      {unnamed ? null : server.state !== 'ok' ? (
         <Tone tone="warn">{fit(`The server has not answered yet: the plan will say whether ${q(target)} exists.`, columns)}</Tone>
       ) : choice.overwrite ? (
         <Box flexDirection="column">

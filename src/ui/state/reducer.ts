@@ -11,6 +11,7 @@ import {
   drillWhere,
   findRow,
   isArchiveChoice,
+  isSingleRow,
   matchingNames,
   tableKey,
   tableLabel,
@@ -89,6 +90,7 @@ export function restoreTitle(choice: RestoreChoice): string {
   const from = `from ${choice.folder} (${choice.copy})`;
   if (choice.type === 'database') {
     const target = targetOf(choice)!;
+    if (choice.single) return `restore of ${choice.folder} (${choice.copy}) as ${quote(target)}`;
     const only = choice.tables ? ` (only ${choice.tables.map(tableLabel).join(', ')})` : '';
     return `restore of database ${quote(choice.database!)}${only}${target !== choice.database ? ` as ${quote(target)}` : ''} ${from}`;
   }
@@ -263,6 +265,10 @@ function onKey(state: State, screen: Screen, action: Action): State {
           return startJob(state, { kind: 'drill', title: `drill of ${row.folder} (${screen.copy}) on ${drillWhere(state)}`, folder: row.folder, copy: screen.copy });
         case 'enter': {
           const chosen = actions[screen.cursor];
+          // A seed 002 file does not say which database it holds: the setup asks for the name at once.
+          if (chosen === 'database' && isSingleRow(row)) {
+            return push(state, { name: 'setup', choice: { folder: row.folder, copy: screen.copy, type: 'database', database: '', single: true, overwrite: false }, editing: true, draft: '' });
+          }
           if (chosen === 'database') return push(state, { name: 'pick-db', folder: row.folder, copy: screen.copy, list: { cursor: 0, filter: '', filtering: false } });
           if (chosen === 'verify' || chosen === 'drill') return onKey(state, screen, { type: chosen });
           if (chosen === 'cluster' || chosen === 'globals') {
@@ -303,9 +309,11 @@ function onKey(state: State, screen: Screen, action: Action): State {
           case 'erase':
             return top(state, { ...screen, draft: dropLast(screen.draft) });
           case 'back':
-            return top(state, { ...screen, editing: false });
+            // A seed 002 file not named yet: nothing to go back to on this screen.
+            return choice.single && !choice.database ? pop(state) : top(state, { ...screen, editing: false });
           case 'enter':
             if (!screen.draft) return state;
+            if (choice.single && !choice.database) return top(state, { ...screen, editing: false, choice: withTarget(state, { ...choice, database: screen.draft }, undefined) });
             return top(state, { ...screen, editing: false, choice: withTarget(state, choice, screen.draft) });
           default:
             return state;
@@ -318,6 +326,7 @@ function onKey(state: State, screen: Screen, action: Action): State {
         case 'back':
           return pop(state);
         case 'enter':
+          if (choice.single && !choice.database) return top(state, { ...screen, editing: true, draft: '' });
           return planScreen(state, choice);
         case 'pick-tables':
           if (!isArchiveChoice(state, choice)) return state;

@@ -113,6 +113,8 @@ export type BackupAction = 'database' | 'cluster' | 'globals' | 'verify' | 'dril
 
 export function backupActions(row: BackupRow): BackupAction[] {
   if (row.status === 'foreign') return [];
+  // A seed 002 file holds one database and nothing else; it has no manifest to drill against.
+  if (isSingleRow(row)) return ['database', 'verify'];
   const actions: BackupAction[] = [];
   if (row.databases.length > 0) actions.push('database');
   actions.push('cluster', 'globals', 'verify');
@@ -128,4 +130,9 @@ export function drillWhere(state: Pick<State, 'server' | 'drillWhere'>): string 
 
 export function canDrill(row: BackupRow): boolean {
   return row.status === 'finished' && row.databases.length > 0 && row.copies.some((c) => c.entry.manifest);
+}
+
+/** A seed 002 file (backup_YYYYMMDD_HHMMSS.sql.gz[.enc]): one database, restored under a name the operator gives. */
+export function isSingleRow(row: BackupRow): boolean {
+  return row.copies.some((c) => c.entry.single !== undefined);
 }

@@ -65,6 +65,11 @@ export interface RestoreChoice {
   overwrite: boolean;
   /** A custom-format backup: only these tables (RESTORE_TABLES), into a new database. */
   tables?: TableName[];
+  /**
+   * A seed 002 file (one database, its name nowhere in the file): `database` is the name the
+   * operator typed to restore it under ('' until then).
+   */
+  single?: true;
 }
 
 export interface TableName {
