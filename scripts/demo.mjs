@@ -1,9 +1,9 @@
 #!/usr/bin/env zx
 // The demo: starts an embedded PostgreSQL of the local pg_dump's major with a small sample
-// database and runs `pg-backups backup` of it into ./demo-backups, then lists and verifies it.
+// database and runs `pg-backups backup` of it into ./demo-backups, then lists, verifies and drills it.
 // In a terminal it ends in the full-screen UI, pointed at the demo server and its backups, so that
 // the demo database can be restored under a new name with a few keys; elsewhere (CI, a pipe) it
-// ends after verify. Nothing to set up: `npm install && npm run demo`.
+// ends after the drill. Nothing to set up: `npm install && npm run demo`.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -80,6 +80,8 @@ try {
   await $({ env, stdio: 'inherit' })`node ${cli} list`;
   console.error(chalk.bold('\n$ pg-backups verify latest'));
   await $({ env, stdio: 'inherit' })`node ${cli} verify latest`;
+  console.error(chalk.bold('\n$ pg-backups drill   (restores each database into a scratch database, checks every row count, drops it)'));
+  await $({ env, stdio: 'inherit' })`node ${cli} drill`;
   console.error(chalk.green(`\nThe backup is in ${env.BACKUP_DIR}; each file restores with: gunzip -c FILE | psql`));
   if (interactive) {
     console.error(chalk.bold('\n$ pg-backups   (the full-screen UI; the demo server stops when you leave it with q)'));
