@@ -158,13 +158,23 @@ describe('pg-backups drill', () => {
     expect(await drillDatabases(server)).toEqual([]);
   });
 
-  it('a custom-format backup: the restore is checked, the counts are "not recorded", exit 0', async () => {
+  it('a custom-format backup: its counts (read from the archive) are checked; a backup without counts: "not recorded", exit 0', async () => {
     const backupDir = join(dir, 'custom');
     const b = await runCli(['backup'], env({ BACKUP_DIR: backupDir, BACKUP_FORMAT: 'custom', BACKUP_DATABASES: 'shop' }));
     expect(b.code, b.stderr).toBe(0);
     const r = await runCli(['drill', '--json'], env({ BACKUP_DIR: backupDir }));
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).databases).toMatchObject([{ database: 'shop', outcome: 'passed', counts: 'not recorded', tablesChecked: 0 }]);
+    expect(JSON.parse(r.stdout).databases).toMatchObject([{ database: 'shop', outcome: 'passed', counts: 'checked', tablesChecked: 1, differences: [] }]);
+    // A manifest without counts (an older pg-backups wrote none): the restore alone is checked.
+    const older = join(dir, 'older');
+    await cp(good.backupDir, older, { recursive: true });
+    const manifestPath = join(older, good.folder, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    for (const f of manifest.files) delete f.rows;
+    await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
+    const o = await runCli(['drill', '--json', '--databases', 'shop'], env({ BACKUP_DIR: older }));
+    expect(o.code, o.stderr).toBe(0);
+    expect(JSON.parse(o.stdout).databases).toMatchObject([{ database: 'shop', outcome: 'passed', counts: 'not recorded', tablesChecked: 0 }]);
     expect(await drillDatabases(server)).toEqual([]);
   });
 

@@ -146,7 +146,7 @@ describe('a drill from a backup screen (state and keys)', () => {
   it('the verdict and its exit code, as `pg-backups drill` gives them', () => {
     expect(drillVerdict(report([db('app'), db('shop')]))).toBe('PASSED (exit code 0): every database restored and all row counts equal');
     expect(drillVerdict(report([db('app', { counts: 'not recorded', tablesChecked: 0 })]))).toBe(
-      'PASSED (exit code 0): every database restored; 1 of 1 had no row counts recorded (custom format): only their restore was checked',
+      'PASSED (exit code 0): every database restored; 1 of 1 had no row counts recorded (an older backup): only their restore was checked',
     );
     expect(drillVerdict(report([db('app', { outcome: 'failed', error: 'connection refused' }), db('shop')], 1))).toBe('RESTORE FAILED (exit code 1): 1 of 2 databases did not restore');
     expect(drillVerdict(report([db('app', { outcome: 'damaged', error: 'sha256 differs' }), db('shop', { outcome: 'failed' })], 3))).toBe(
@@ -219,7 +219,7 @@ describe('a drill drawn at 80x24', () => {
     const s = finished(report([db('app'), db('shop', { restoreSeconds: 0.5, bytes: 4096, tablesChecked: 1 }), db('legacy_custom', { counts: 'not recorded', tablesChecked: 0 })]));
     const f = draw(s);
     expect(f).toMatch(/Done: drill of /);
-    expect(f).toMatch(/PASSED \(exit code 0\): every database restored; 1 of 3 had no row counts recorded\s+\(custom format\)/);
+    expect(f).toMatch(/PASSED \(exit code 0\): every database restored; 1 of 3 had no row counts recorded\s+\(an older backup\)/);
     expect(f).toMatch(/database +restore +size +tables +differences/);
     expect(f).toMatch(/app +1\.3 s +20 KB +14 +none/);
     expect(f).toMatch(/shop +0\.5 s +4\.0 KB +1 +none/);

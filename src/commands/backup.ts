@@ -15,6 +15,7 @@ export const backupCommand: Command = {
     'backup-dir': { type: 'string' },
     'compression-level': { type: 'string' },
     format: { type: 'string' },
+    'row-counts': { type: 'string' },
     databases: { type: 'string' },
     'exclude-databases': { type: 'string' },
     'local-retention-days': { type: 'string' },
@@ -42,6 +43,10 @@ Options (a flag wins over its variable):
                                 (postgres_db_<name>.dump, compressed by pg_dump at COMPRESSION_LEVEL),
                                 the globals as .sql.gz, no cluster file; restores use pg_restore (parallel,
                                 RESTORE_SCHEMAS/RESTORE_TABLES); by hand: pg_restore -d DB FILE
+  --row-counts BOOL             BACKUP_ROW_COUNTS (default true): each table's rows counted into
+                                manifest.json as the dump streams (pg-backups drill checks them). Plain
+                                format: about free. Custom: the archive is inflated once more on its way
+                                (about 1.2x the plain backup's time on 2 cores); false: no counts
   --databases A,B               BACKUP_DATABASES (default: every database that allows connections, templates excluded)
   --exclude-databases A,B       BACKUP_EXCLUDE_DATABASES
   --local-retention-days N      LOCAL_RETENTION_DAYS (default 1)

@@ -37,7 +37,7 @@ database named pgb_drill_<hex> (or the staging database of its restore) that car
 mark and has no session; it never drops a database it did not create and mark. Run one drill at a
 time per target server.
 
-A backup without row counts (BACKUP_FORMAT=custom, or made before row counts existed) is drilled
+A backup without row counts (made before row counts existed, or whose counts could not be read) is drilled
 too: the restore is checked and the counts are reported as "not recorded".
 
 Each drill is recorded in BACKUP_DIR's run history (pg-backups status shows the last one;

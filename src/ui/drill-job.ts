@@ -72,10 +72,10 @@ export function seconds(r: DrillDatabaseResult): string {
   return `${r.restoreSeconds.toFixed(1)} s`;
 }
 
-/** "14 tables checked", or that the backup recorded no counts (custom format, older backups). */
+/** "14 tables checked", or that the backup recorded no counts (older backups). */
 export function checkedText(r: DrillDatabaseResult): string {
   if (r.outcome === 'failed' || r.outcome === 'damaged') return 'no table checked';
-  if (r.counts === 'not recorded') return 'row counts not recorded (custom format): only the restore was checked';
+  if (r.counts === 'not recorded') return 'row counts not recorded (an older backup): only the restore was checked';
   return `${r.tablesChecked} tables checked, ${r.differences.length === 0 ? 'every count equal' : `${r.differences.length} differ`}`;
 }
 
@@ -93,7 +93,7 @@ export function drillVerdict(report: DrillReport): string {
   if (report.exitCode === 0) {
     const unrecorded = dbs.filter((d) => d.counts === 'not recorded').length;
     if (unrecorded === 0) return `PASSED ${exit}: every database restored and all row counts equal`;
-    return `PASSED ${exit}: every database restored; ${unrecorded} of ${dbs.length} had no row counts recorded (custom format): only their restore was checked`;
+    return `PASSED ${exit}: every database restored; ${unrecorded} of ${dbs.length} had no row counts recorded (an older backup): only their restore was checked`;
   }
   const parts: string[] = [];
   if (has('damaged')) parts.push(`${of('damaged')} damaged (a file of the backup)`);

@@ -1,6 +1,7 @@
 // The row counter on its own: every chunk boundary, COPY look-alikes outside COPY statements.
 import { describe, expect, it } from 'vitest';
 import { RowCounter, copyTarget, dumpEncoding } from '../../src/core/backup/row-counts.js';
+import { CopyLineCounter, archiveRowCounter } from '../../src/core/backup/archive-rows.js';
 import { manifestProblem } from '../../src/core/backup/manifest.js';
 import { folderFiles } from '../helpers/fake-backup.js';
 
@@ -113,5 +114,30 @@ describe('manifest "rows" check', () => {
       expect(manifestProblem(withRows(rows), folder)).toMatch(problem);
     }
     expect(manifestProblem(withRows([], 'postgres_cluster.sql.gz'), folder)).toMatch(/only a database file has row counts/);
+  });
+});
+
+describe('COPY rows in an archive block (custom format)', () => {
+  const count = (pieces: string[]) => {
+    const c = new CopyLineCounter();
+    for (const p of pieces) c.add(Buffer.from(p, 'latin1'));
+    return c.finish();
+  };
+  it('one row per line up to the line \\., wherever the pieces are cut; empty rows count; what follows \\. does not', () => {
+    const block = 'a\tb\n\n\\\\.\n\\.x\n\\N\n\\.\n\n\n';
+    // rows: "a\tb", "" (an empty text), "\\." (a backslash and a dot, escaped), "\.x", "\N" -> 5
+    expect(count([block])).toBe(5);
+    for (let cut = 0; cut <= block.length; cut++) expect(count([block.slice(0, cut), block.slice(cut)]), `cut at ${cut}`).toBe(5);
+    expect(count(block.split(''))).toBe(5);
+    expect(count(['1\n2\n3\n'])).toBe(3); // no end marker (a pg_dump that leaves it out)
+    expect(count(['1\n2'])).toBe(2); // a last row without its newline
+    expect(count([''])).toBe(0);
+    expect(count(['\\.\n'])).toBe(0);
+  });
+
+  it('gives up on bytes that are not an archive, with the reason, and never holds the writer up', async () => {
+    const counter = archiveRowCounter('the archive of database "x"');
+    for (let i = 0; i < 200; i++) await counter.write(Buffer.alloc(64 * 1024, 0x41)); // 12.5 MiB, far past the buffer
+    expect(await counter.finish()).toEqual({ problem: expect.stringMatching(/^the archive could not be read for counting \(the archive of database "x" is not a pg_dump custom-format archive/) });
   });
 });

@@ -124,7 +124,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
     await createStaging(staging);
     try {
       const progress = new ProgressTracker((p) => emit({ type: 'progress', progress: p }));
-      const ctx = { tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major, progress, encryption: settings.encryption };
+      const ctx = { tools, conn, level: settings.compressionLevel, signal, serverMajor: server.major, progress, encryption: settings.encryption, noRowCounts: !settings.rowCounts };
       const dumped = await dumpAll(ctx, settings.format, staging, folder, started, server, plan, emit, now);
       // Signed last, over everything the manifest says (BACKUP_SIGNING_KEY): the signature is part of manifest.json.
       const manifest = settings.signingKey ? signManifest(dumped, settings.signingKey) : dumped;
@@ -204,12 +204,13 @@ async function dumpGlobalsFile(ctx: DumpContext, open: OpenSink, server: ServerI
  */
 async function dumpArchives(ctx: DumpContext, open: OpenSink, server: ServerInfo, plan: ReturnType<typeof planDatabases>, emit: (e: BackupEvent) => void, files: ManifestFile[]): Promise<void> {
   await dumpGlobalsFile(ctx, open, server, emit, files);
+  const rowsBudget = { bytes: ROWS_BUDGET_BYTES };
   for (const [index, database] of plan.clusterDatabases.entries()) {
     emit({ type: 'step', step: 'database', database, index, total: plan.clusterDatabases.length, ownFile: true });
     const file = await open(databaseFileName(database, 'custom'));
-    await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabaseArchive(ctx, database, file));
+    const counts = await step(`dump of database ${JSON.stringify(database)}`, ctx.signal, () => dumpDatabaseArchive(ctx, database, file));
     const { rawBytes: _unknown, ...written } = await finish(file, 'database', emit); // an archive's SQL size is not known
-    files.push({ ...written, database });
+    files.push({ ...written, database, ...rowsEntry(database, counts, rowsBudget, emit) });
   }
 }
 

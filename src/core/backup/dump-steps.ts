@@ -29,6 +29,8 @@ export interface DumpContext {
   progress?: ProgressTracker;
   /** BACKUP_ENCRYPTION_RECIPIENTS / BACKUP_ENCRYPTION: every file is age-encrypted as it is written. */
   encryption?: EncryptionConfig;
+  /** BACKUP_ROW_COUNTS=false: no row counts in the manifest (default: counted). */
+  noRowCounts?: boolean;
 }
 
 /** Roles, memberships, role settings and tablespaces, as pg_dumpall --globals-only writes them. */
@@ -113,7 +115,7 @@ async function dumpDatabaseTo(ctx: DumpContext, database: string, sinks: Databas
   });
   try {
     const split = await splitPreamble(proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
-    if (sinks.file) counter = new RowCounter(`the dump of database ${JSON.stringify(database)}`, dumpEncoding(split.preamble.toString('latin1')));
+    if (sinks.file && !ctx.noRowCounts) counter = new RowCounter(`the dump of database ${JSON.stringify(database)}`, dumpEncoding(split.preamble.toString('latin1')));
     const preamble = adaptPreamble(split.preamble.toString('utf8'), ctx);
     const rest = split.rest;
     const header = `--\n-- Database ${JSON.stringify(database).replace(/[\r\n]/g, ' ')} dump\n--\n\n`;

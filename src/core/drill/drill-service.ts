@@ -59,7 +59,7 @@ export interface DrillDatabaseResult {
   /** The database file's stored size, and its SQL size when the manifest records it. */
   bytes: number;
   rawBytes?: number;
-  /** "checked": the manifest recorded row counts and they were compared; "not recorded": it has none (custom format, older backups). */
+  /** "checked": the manifest recorded row counts and they were compared; "not recorded": it has none (older backups). */
   counts: 'checked' | 'not recorded';
   tablesChecked: number;
   differences: RowDifference[];
@@ -206,7 +206,7 @@ async function drillDatabase(d: OneDrill): Promise<DrillDatabaseResult> {
     stopCounting = () => void counting.end().catch(() => {});
     req.signal.addEventListener('abort', stopCounting, { once: true });
     if (!file.rows) {
-      emit({ type: 'step', message: `${JSON.stringify(database)} restored in ${restoreSeconds.toFixed(1)} s; the backup recorded no row counts (a custom-format backup, or one made by an older pg-backups): only the restore was checked` });
+      emit({ type: 'step', message: `${JSON.stringify(database)} restored in ${restoreSeconds.toFixed(1)} s; the backup recorded no row counts (made by an older pg-backups, or they could not be counted): only the restore was checked` });
       result = { ...base, outcome: 'passed', restoreSeconds };
     } else {
       emit({ type: 'step', message: `${JSON.stringify(database)} restored in ${restoreSeconds.toFixed(1)} s; counting the rows of ${file.rows.length} tables` });

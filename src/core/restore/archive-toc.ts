@@ -90,6 +90,64 @@ export async function readArchiveToc(input: AsyncIterable<Buffer>, opts: ReadArc
   }
 }
 
+/** The block types of pg_backup_custom.c. */
+const BLK_DATA = 1;
+const BLK_BLOBS = 3;
+
+/**
+ * Reads the TOC, then every data block after it to the end of the archive (pg_backup_custom.c's
+ * _StartData/_EndData, _StartLOs/_EndLOs): a table's data block is its dump id and its stored
+ * chunks (an int length, the bytes, up to a length of 0); a large-object block is a dump id, then
+ * per object an OID and its chunks, up to an OID of 0. `onBlock` gets each data block's stored
+ * chunks (still compressed as the archive says) and reads all of them or none (then they are skipped).
+ * Large-object blocks are skipped. An archive written to a pipe (as a backup writes it) has its
+ * blocks in TOC order right after the TOC.
+ */
+export async function walkArchiveData(
+  input: AsyncIterable<Buffer>,
+  opts: ReadArchiveTocOptions,
+  onToc: (toc: ArchiveToc) => void,
+  onBlock: (dumpId: number, chunks: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<void> {
+  const label = (opts.label ?? 'the archive').replace(/[\r\n]+/g, ' ');
+  const r = new ByteReader(input[Symbol.asyncIterator](), label, opts.maxTocBytes ?? DEFAULT_MAX_TOC_BYTES, opts.signal);
+  try {
+    onToc(await parse(r, label));
+    r.unlimit();
+    for (let n = 1; ; n++) {
+      r.where = `data block ${n}`;
+      const type = await r.byteOrEnd();
+      if (type === undefined) return;
+      const dumpId = await r.int('a dump id');
+      if (type === BLK_DATA) {
+        const chunks = blockChunks(r, label);
+        await onBlock(dumpId, chunks);
+        for await (const _rest of chunks) {
+          // a block onBlock did not read is skipped
+        }
+      } else if (type === BLK_BLOBS) {
+        while ((await r.int('a large object OID')) !== 0) for await (const _chunk of blockChunks(r, label)) {
+          // large objects have no rows to count
+        }
+      } else {
+        throw new VerificationError(`${label}: ${r.where} has block type ${type} (expected ${BLK_DATA} or ${BLK_BLOBS}): the archive is damaged`);
+      }
+    }
+  } finally {
+    await r.close();
+  }
+}
+
+/** A block's stored chunks, piece by piece as they arrive (a chunk is never held whole). */
+async function* blockChunks(r: ByteReader, label: string): AsyncGenerator<Buffer> {
+  for (;;) {
+    const len = await r.int('a chunk length');
+    if (len === 0) return;
+    if (len < 0) throw new VerificationError(`${label}: ${r.where} has a chunk of ${len} bytes: the archive is damaged`);
+    yield* r.pieces(len, 'a data chunk');
+  }
+}
+
 async function parse(r: ByteReader, label: string): Promise<ArchiveToc> {
   const head = await r.startBytes(MAGIC.length);
   if (head.toString('latin1') !== MAGIC) throw new VerificationError(`${label} is not a pg_dump custom-format archive: ${whatItIs(head)}`);
@@ -217,9 +275,34 @@ class ByteReader {
   constructor(
     private readonly source: AsyncIterator<Buffer>,
     private readonly label: string,
-    readonly maxBytes: number,
+    public maxBytes: number,
     private readonly signal?: AbortSignal,
   ) {}
+
+  /** After the TOC: the data may be as long as it is (only the TOC is capped). */
+  unlimit(): void {
+    this.maxBytes = Number.POSITIVE_INFINITY;
+  }
+
+  /** The next byte, or undefined at the end of the source. */
+  async byteOrEnd(): Promise<number | undefined> {
+    if (!(await this.fill(1))) return undefined;
+    return this.take(1)[0]!;
+  }
+
+  /** The next n bytes, in the pieces they arrived in (nothing copied or held beyond one piece). */
+  async *pieces(n: number, what: string): AsyncGenerator<Buffer> {
+    let left = n;
+    while (left > 0) {
+      if (this.available === 0 && !(await this.pull())) this.truncated(what);
+      const chunk = this.chunks[this.head]!;
+      const step = Math.min(left, chunk.length - this.offset);
+      const out = chunk.subarray(this.offset, this.offset + step);
+      this.drop(step);
+      left -= step;
+      yield out;
+    }
+  }
 
   setEncoding(label: string): void {
     try {

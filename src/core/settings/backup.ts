@@ -5,7 +5,7 @@ import { readKeepRules, readS3, readRemote, type RemoteSettings, type S3Settings
 import type { KeepRule } from '../rotation.js';
 import type { EncryptionConfig } from '../encryption/age-stream.js';
 import { readBackupEncryption } from './encryption.js';
-import { readEnum, readInt, readList, readPath, type SettingInput } from './read.js';
+import { readBool, readEnum, readInt, readList, readPath, type SettingInput } from './read.js';
 import { DUMP_FORMATS, type DumpFormat } from '../backup/names.js';
 import { readSigningKey } from './signing.js';
 
@@ -21,6 +21,8 @@ export interface BackupSettings {
   compressionLevel: number;
   /** BACKUP_FORMAT: plain (gzip of pg_dump's SQL, the default) or custom (pg_dump -Fc per database, no cluster file). */
   format: DumpFormat;
+  /** BACKUP_ROW_COUNTS (default true): each table's rows are counted into the manifest as the dump streams (drills check them). */
+  rowCounts: boolean;
   /** Databases named by BACKUP_DATABASES; undefined means every database that allows connections. */
   databases?: string[];
   excludeDatabases: string[];
@@ -74,6 +76,7 @@ export function readBackupSettings(input: SettingInput): BackupSettings {
     local: readLocal(input),
     compressionLevel: readInt(input, { name: 'COMPRESSION_LEVEL', flag: 'compression-level' }, { min: 1, max: 9, default: 6, example: '6' }),
     format: readEnum(input, { name: 'BACKUP_FORMAT', flag: 'format', example: 'custom' }, DUMP_FORMATS) ?? 'plain',
+    rowCounts: readBool(input, { name: 'BACKUP_ROW_COUNTS', flag: 'row-counts' }, true),
     databases,
     excludeDatabases,
     pgBinDir: readPgBinDir(input),
