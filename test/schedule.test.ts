@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { baseEnv, runCli, startCli } from './helpers/cli.js';
-import { startService, startStatusService } from './helpers/service-process.js';
+import { startService, startStatusService, stopWhen } from './helpers/service-process.js';
 import { json, startReceiver } from './helpers/http-receiver.js';
 import { parsePromText, sampleValue } from './helpers/prom-text.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
@@ -87,13 +87,7 @@ describe('pg-backups schedule', () => {
     const hook = await startReceiver();
     const target = `postgresql://drill:${DRILL_PASSWORD}@127.0.0.1:${await freePort()}/postgres`;
     const s = startSchedule(env(backupDir, { BACKUP_SCHEDULE: '0 3 * * *', DRILL_SCHEDULE: '*/2 * * * * *', BACKUP_DATABASES: 'postgres', TZ: 'UTC', NOTIFY_URL: hook.url(), DRILL_TARGET: target }));
-    try {
-      const until = Date.now() + 40_000;
-      while (!hook.requests.some((r) => json(r).event === 'drill.failed') && Date.now() < until) await sleep(200);
-    } finally {
-      s.child.kill('SIGTERM');
-    }
-    await s.closed;
+    await stopWhen(s, () => hook.requests.some((r) => json(r).event === 'drill.failed'), 40_000);
     await hook.close();
     const bodies = hook.requests.map((r) => r.body.toString());
     const failed = hook.requests.map((r) => json(r)).find((e) => e.event === 'drill.failed');
@@ -121,13 +115,7 @@ describe('pg-backups schedule', () => {
       const stoppedAt = (await drills(backupDir)).find((d: any) => d.outcome === 'stopped')?.finishedAt;
       return stoppedAt !== undefined && (await history(backupDir)).some((r) => r.trigger === 'schedule' && r.outcome === 'ok' && r.finishedAt >= stoppedAt);
     };
-    try {
-      const until = Date.now() + 90_000;
-      while (!(await scheduledAfterStop()) && Date.now() < until) await sleep(250);
-    } finally {
-      s.child.kill('SIGTERM');
-    }
-    await s.closed;
+    await stopWhen(s, scheduledAfterStop, 90_000);
     expect(await scheduledAfterStop(), s.state.stderr).toBe(true);
     expect(s.state.stderr).toMatch(/stopping the drill started at .*: a backup is due/);
     const left = await server.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgb_drill%'`);

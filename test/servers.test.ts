@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { baseEnv, runCli, startCli } from './helpers/cli.js';
 import { json, startReceiver } from './helpers/http-receiver.js';
-import { startService } from './helpers/service-process.js';
+import { startService, stopWhen } from './helpers/service-process.js';
 import { clientBinDir } from './helpers/clients.js';
 import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { startS3Server, type S3Server } from './helpers/s3-server.js';
@@ -232,13 +232,7 @@ describe('several servers in one service', () => {
       const [a, b, d] = await Promise.all([drillsOf('alpha'), drillsOf('beta'), drillsOf('down')]);
       return a.some((x: any) => x.outcome === 'passed') && b.some((x: any) => x.outcome === 'passed') && d.some((x: any) => x.outcome === 'failed');
     };
-    try {
-      const until = Date.now() + 90_000;
-      while (!(await done()) && Date.now() < until) await sleep(250);
-    } finally {
-      s.child.kill('SIGTERM');
-    }
-    await s.closed;
+    await stopWhen(s, done, 90_000);
     await hook.close();
     expect(await done(), s.state.stderr).toBe(true);
     expect((await drillsOf('alpha')).find((x: any) => x.outcome === 'passed')).toMatchObject({ trigger: 'schedule', differences: 0 });

@@ -3,6 +3,7 @@
 // name order, each into its own run history, one that fails never stopping the others), recorded with
 // trigger "schedule" and notified.
 import { stat } from 'node:fs/promises';
+import { drillRecord } from '../core/drill/drill-record.js';
 import { describeError, isAbort, isKnownError, messageOf } from '../core/errors.js';
 import { markDrillsSince } from '../core/history/state-file.js';
 import { setDecryptionKeys } from '../core/encryption/age-stream.js';
@@ -49,11 +50,8 @@ export function prepareScheduledDrill(ctx: CommandContext, input: SettingInput, 
             else if (e.type === 'warning') out.warn(`drill: ${e.message}`);
           },
         });
-        const t = report.databases;
-        const tables = t.reduce((n, d) => n + d.tablesChecked, 0);
-        const differences = t.reduce((n, d) => n + d.differences.length, 0);
-        const error = t.find((d) => d.error)?.error;
-        const line = `drill of ${report.folder}: ${report.ok ? 'passed' : signal.aborted ? 'stopped' : 'FAILED'} (${t.length} database(s), ${tables} table(s) checked${differences > 0 ? `, ${differences} difference(s)` : ''})${error ? `: ${error}` : ''}`;
+        const r = drillRecord(report, 'schedule', signal.aborted); // as the history has it
+        const line = `drill of ${report.folder}: ${r.outcome === 'passed' || r.outcome === 'stopped' ? r.outcome : `FAILED (${r.outcome})`} (${r.databases} database(s), ${r.tablesChecked} table(s) checked${r.differences > 0 ? `, ${r.differences} difference(s)` : ''})${r.error ? `: ${r.error}` : ''}`;
         if (report.ok) out.log(line);
         else out.error(line);
         ok &&= report.ok;

@@ -30,6 +30,17 @@ export function startService(args: string[], env: Record<string, string>): Servi
   return { child, state, closed, waitFor };
 }
 
+/** Polls `done` until it holds or `timeoutMs` has passed, then stops the service (SIGTERM) and waits for its exit. */
+export async function stopWhen(svc: ServiceProcess, done: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number | null> {
+  try {
+    const until = Date.now() + timeoutMs;
+    while (!(await done()) && Date.now() < until) await sleep(200);
+  } finally {
+    svc.child.kill('SIGTERM');
+  }
+  return svc.closed;
+}
+
 export interface Answer {
   status: number;
   headers: Headers;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateHealth, formatDuration } from '../../src/core/history/health.js';
 import type { RunRecord } from '../../src/core/history/run-record.js';
-import { appendDrill, appendRun, markDrillsSince, MAX_RUNS, readDrills, readDrillsSince, readHistory, STATE_FILE } from '../../src/core/history/state-file.js';
+import { appendDrill, appendRun, markDrillsSince, MAX_RUNS, readDrills, readHistory, readRunHistory, STATE_FILE } from '../../src/core/history/state-file.js';
 import { longestInterval, nextRuns } from '../../src/core/schedule/cron-schedule.js';
 import { readMaxAge } from '../../src/core/settings/schedule.js';
 import { registerSecret } from '../../src/core/secrets.js';
@@ -55,12 +55,12 @@ describe('run history state file', () => {
     expect(await readDrills(dir)).toHaveLength(MAX_RUNS);
     expect(await readHistory(dir)).toHaveLength(2);
     // When drills began is noted once (the first time stays) and kept through appends.
-    expect(await readDrillsSince(dir)).toBeUndefined();
+    expect((await readRunHistory(dir)).drillsSince).toBeUndefined();
     await markDrillsSince(dir, new Date(Date.UTC(2026, 5, 1)));
     await markDrillsSince(dir, new Date(Date.UTC(2026, 6, 1)));
     await appendRun(dir, run(5));
     await appendDrill(dir, drill);
-    expect(await readDrillsSince(dir)).toEqual(new Date(Date.UTC(2026, 5, 1)));
+    expect((await readRunHistory(dir)).drillsSince).toEqual(new Date(Date.UTC(2026, 5, 1)));
     expect(await readHistory(dir)).toHaveLength(3);
   });
 });

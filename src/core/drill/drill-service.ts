@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { AbortedError, UsageError, exitCodeFor, messageOf } from '../errors.js';
 import { redact } from '../secrets.js';
-import type { BackupSource } from '../source.js';
+import type { BackupEntry, BackupSource } from '../source.js';
 import { describeServer, type ConnectionSettings } from '../settings/connection.js';
 import { connect } from '../postgres/connect.js';
 import { inspectServer } from '../postgres/server.js';
@@ -111,7 +111,7 @@ export async function runDrill(req: DrillRequest): Promise<DrillReport> {
     for (const database of databases) {
       req.signal.throwIfAborted();
       const file = manifest.files.find((f) => f.kind === 'database' && f.database === database)!;
-      const result = await drillDatabase({ req, folder: entry.folder, database, file, maintenance, serverMajor: server.major, workDir, emit });
+      const result = await drillDatabase({ req, entry, database, file, maintenance, serverMajor: server.major, workDir, emit });
       results.push(result);
       emit({ type: 'database', result });
     }
@@ -161,7 +161,8 @@ async function privateDir(restoreDir: string | undefined): Promise<string> {
 
 interface OneDrill {
   req: DrillRequest;
-  folder: string;
+  /** The backup picked (listed once for the whole drill). */
+  entry: BackupEntry;
   database: string;
   file: ManifestFile;
   maintenance: string;
@@ -191,8 +192,9 @@ async function drillDatabase(d: OneDrill): Promise<DrillDatabaseResult> {
   let cleanupError: string | undefined;
   try {
     await runRestore({
-      request: { source: req.source.kind, folder: d.folder, type: 'database', database, targetDatabase: scratch, overwrite: false, restoreDir: d.workDir },
+      request: { source: req.source.kind, folder: d.entry.folder, type: 'database', database, targetDatabase: scratch, overwrite: false, restoreDir: d.workDir },
       source: req.source,
+      entries: [d.entry],
       conn: req.target,
       pgBinDir: req.pgBinDir,
       signal: req.signal,

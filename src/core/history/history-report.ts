@@ -6,7 +6,7 @@ import type { BackupEntry, BackupSource } from '../source.js';
 import { DEFAULT_MAX_AGE_MS, evaluateHealth, type Health } from './health.js';
 import type { DrillRecord, RunRecord } from './run-record.js';
 import { readRunning, type RunningRun } from './running.js';
-import { readDrills, readDrillsSince, readHistory } from './state-file.js';
+import { readRunHistory } from './state-file.js';
 
 export interface HistoryReport {
   backupDir: string;
@@ -35,9 +35,7 @@ export async function historyReport(opts: { backupDir: string; local: BackupSour
   const maxAgeOrigin = opts.maxAgeMs !== undefined ? 'HEALTHCHECK_MAX_AGE' : interval !== undefined ? 'BACKUP_SCHEDULE' : 'default';
   const next = schedule ? nextRuns(schedule, 1, now)[0] : undefined;
   const dirThere = await stat(backupDir).then((s) => s.isDirectory(), () => false);
-  const runs = dirThere ? await readHistory(backupDir) : [];
-  const drills = dirThere ? await readDrills(backupDir) : [];
-  const drillsSince = dirThere ? await readDrillsSince(backupDir) : undefined;
+  const { runs, drills, drillsSince } = dirThere ? await readRunHistory(backupDir) : { runs: [], drills: [], drillsSince: undefined };
   const running = dirThere ? await readRunning(backupDir) : undefined;
   const entries: BackupEntry[] = dirThere ? await opts.local.list() : [];
   const health = dirThere

@@ -25,10 +25,10 @@ export async function readDrills(backupDir: string): Promise<DrillRecord[]> {
   return (await readState(backupDir)).drills;
 }
 
-/** Since when `schedule` drills here (see RunHistory.drillsSince), if it noted that. */
-export async function readDrillsSince(backupDir: string): Promise<Date | undefined> {
-  const since = (await readState(backupDir)).drillsSince;
-  return since !== undefined ? new Date(since) : undefined;
+/** Everything the state file holds, read once: runs and drills (oldest first), and since when `schedule` drills here (see RunHistory.drillsSince). */
+export async function readRunHistory(backupDir: string): Promise<{ runs: RunRecord[]; drills: DrillRecord[]; drillsSince?: Date }> {
+  const { runs, drills, drillsSince } = await readState(backupDir);
+  return { runs, drills, ...(drillsSince !== undefined ? { drillsSince: new Date(drillsSince) } : {}) };
 }
 
 interface State {

@@ -1,7 +1,7 @@
 // A restore from a source: pick the backup, fetch and verify the files it needs (damage stops it
 // before the target is touched), then restore them. The terminal UI and the non-interactive
 // command both call this.
-import type { BackupSource } from '../source.js';
+import type { BackupEntry, BackupSource } from '../source.js';
 import type { ConnectionSettings } from '../settings/connection.js';
 import { executeRestore, type RestoreOutcome } from './execute.js';
 import { fetchForRestore, streamForRestore, type FetchedFile } from './fetch.js';
@@ -21,6 +21,8 @@ export interface RestoreRun {
   pgBinDir?: string;
   signal: AbortSignal;
   onEvent?: (e: RestoreEvent) => void;
+  /** Entries already listed (a drill restores the backup it picked); listed from the source otherwise. */
+  entries?: BackupEntry[];
 }
 
 export interface RestoreSummary {
@@ -40,7 +42,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreSummary> {
   const listing = progress.phase('listing', `listing:${source.kind}`, `listing ${source.kind}:${source.location}`);
   let planned;
   try {
-    planned = await planRestore({ request, source, conn: run.conn, pgBinDir: run.pgBinDir, signal });
+    planned = await planRestore({ request, source, conn: run.conn, pgBinDir: run.pgBinDir, signal, ...(run.entries ? { entries: run.entries } : {}) });
     listing.done();
   } catch (err) {
     listing.failed();
